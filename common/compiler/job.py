@@ -1,0 +1,218 @@
+"""The typed result of classifying a compiler command line.
+
+``classify(argv)`` (in ``common.compiler.classify``) returns either a ``CompileJob`` (the
+command compiles exactly one source file to one object, and may run remotely) or a
+``RunLocally`` carrying a ``LocalReason``.  Both are frozen: a job is a value that the
+client, the daemon and the include server can pass around and compare.
+
+Vocabulary:
+- *argv*: the command as make ran it, ``argv[0]`` being the compiler.
+- *normalised argv* (``CompileJob.argv``): ``@file`` expanded, ``-Wp,-MD,f`` turned into
+  ``-MD -MF f``, and ``-o <output>`` appended when the user relied on the implied output.
+  Every other word is kept as the user wrote it, in order.
+- *parsed options* (``CompileJob.options``): one ``ParsedOption`` per option in the
+  normalised argv, with the table entry that matched and its argument, so later layers
+  (strip for plain mode, re-root on the daemon, search paths in the include server) never
+  re-parse argv themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+
+class Meaning(enum.Enum):
+    """What an option does, as far as distribution is concerned."""
+
+    OTHER = "other"  # passed through, harmless
+    COMPILE_ONLY = "compile-only"  # -c
+    ASSEMBLY_ONLY = "assembly-only"  # -S
+    PREPROCESS_ONLY = "preprocess-only"  # -E
+    OUTPUT = "output"  # -o
+    LANGUAGE = "language"  # -x
+    # Preprocessor options: needed to preprocess, stripped for a plain-mode server.
+    DEFINE = "define"  # -D
+    UNDEFINE = "undefine"  # -U
+    INCLUDE_DIR = "include-dir"  # -I
+    QUOTE_DIR = "quote-dir"  # -iquote
+    SYSTEM_DIR = "system-dir"  # -isystem
+    AFTER_DIR = "after-dir"  # -idirafter
+    PREFIX = "prefix"  # -iprefix
+    WITH_PREFIX = "with-prefix"  # -iwithprefix
+    WITH_PREFIX_BEFORE = "with-prefix-before"  # -iwithprefixbefore
+    INCLUDE_FILE = "include-file"  # -include
+    IMACROS_FILE = "imacros-file"  # -imacros
+    SYSROOT = "sysroot"  # --sysroot, -isysroot
+    NO_STD_INC = "nostdinc"  # -nostdinc
+    NO_STD_INC_CXX = "nostdinc++"  # -nostdinc++
+    STDLIB = "stdlib"  # -stdlib=
+    MULTILIB = "multilib"  # -imultilib
+    PREPROCESSOR_ONLY_FLAG = "cpp-flag"  # -undef, -MG, -MP, ...: stripped in plain mode
+    PREPROCESSOR_PASSTHROUGH = "cpp-passthrough"  # -Xpreprocessor ARG, -Wp,...
+    # Dependency generation.
+    DEP_MD = "dep-md"  # -MD
+    DEP_MMD = "dep-mmd"  # -MMD
+    DEP_FILE = "dep-file"  # -MF
+    DEP_TARGET = "dep-target"  # -MT
+    DEP_TARGET_QUOTED = "dep-target-quoted"  # -MQ
+    DEP_ONLY = "dep-only"  # -M, -MM: implies -E, local
+    SPLIT_DWARF = "split-dwarf"  # -gsplit-dwarf
+    LINKER = "linker"  # -l, -L, -Wl,...: stripped for the server
+    LOCAL_ONLY = "local-only"  # anything that forces a local compile (see reason)
+    REFUSED_BY_SERVER = "refused-by-server"  # -fplugin=, -specs=: the daemon refuses them
+
+
+class Shape(enum.Enum):
+    """How an option takes its argument."""
+
+    FLAG = "flag"  # no argument: -c
+    SEPARATE = "separate"  # -o FILE only (also accepted joined? no)
+    JOINED = "joined"  # -DFOO only; a prefix match, the rest is the argument
+    JOINED_OR_SEPARATE = "joined-or-separate"  # -I dir / -Idir
+    EQUALS = "equals"  # --sysroot=DIR (the spelling includes the '=')
+    EQUALS_OR_SEPARATE = "equals-or-separate"  # --sysroot=DIR / --sysroot DIR
+
+
+class Language(enum.Enum):
+    """gcc's ``-x`` names for the languages we distribute."""
+
+    C = "c"
+    CXX = "c++"
+    OBJC = "objective-c"
+    OBJCXX = "objective-c++"
+    C_PREPROCESSED = "cpp-output"
+    CXX_PREPROCESSED = "c++-cpp-output"
+    OBJC_PREPROCESSED = "objective-c-cpp-output"
+    OBJCXX_PREPROCESSED = "objective-c++-cpp-output"
+
+    @property
+    def preprocessed(self) -> bool:
+        return self.value.endswith("cpp-output")
+
+    @property
+    def preprocessed_form(self) -> Language:
+        """The language of this source's cpp output (``c`` -> ``cpp-output``)."""
+        return _PREPROCESSED[self]
+
+    @property
+    def preprocessed_extension(self) -> str:
+        """distcc's cpp-output extension: ``.i``, ``.ii``, ``.mi`` or ``.mii``."""
+        return _EXTENSION[self.preprocessed_form]
+
+
+_PREPROCESSED = {
+    Language.C: Language.C_PREPROCESSED,
+    Language.CXX: Language.CXX_PREPROCESSED,
+    Language.OBJC: Language.OBJC_PREPROCESSED,
+    Language.OBJCXX: Language.OBJCXX_PREPROCESSED,
+    Language.C_PREPROCESSED: Language.C_PREPROCESSED,
+    Language.CXX_PREPROCESSED: Language.CXX_PREPROCESSED,
+    Language.OBJC_PREPROCESSED: Language.OBJC_PREPROCESSED,
+    Language.OBJCXX_PREPROCESSED: Language.OBJCXX_PREPROCESSED,
+}
+_EXTENSION = {
+    Language.C_PREPROCESSED: ".i",
+    Language.CXX_PREPROCESSED: ".ii",
+    Language.OBJC_PREPROCESSED: ".mi",
+    Language.OBJCXX_PREPROCESSED: ".mii",
+}
+
+
+class LocalReason(enum.Enum):
+    """Why a command must run locally.  Each value is a stable, countable name."""
+
+    NOT_COMPILE = "not-compile"  # no -c / -S: link or other
+    PREPROCESS_ONLY = "preprocess-only"  # -E, -M, -MM: distcc's EXIT_LOCAL_CPP
+    NO_SOURCE = "no-source"
+    MULTIPLE_SOURCES = "multiple-sources"
+    LINK_OUTPUT = "link-output"  # a stray .o argument besides -o
+    OUTPUT_TO_STDOUT = "output-to-stdout"  # -o -
+    NATIVE_ARCH = "native-arch"  # -march=native, -mtune=native, -mcpu=native
+    ASSEMBLER_LISTING = "assembler-listing"  # -Wa,-a... / -Wa,--MD
+    PROFILING = "profiling"  # -fprofile-*, --coverage, -ftest-coverage, -frepo, ...
+    UNSUPPORTED_LANGUAGE = "unsupported-language"  # -x assembler..., .s/.S sources
+    DEBUG_DUMP = "debug-dump"  # -dr..., -fdump-*, -save-temps
+    AUTOCONF = "autoconf"  # conftest.* sources
+    RESPONSE_FILE = "response-file"  # @file that cannot be read or is recursive
+    BAD_ARGUMENTS = "bad-arguments"  # an option missing its argument, and the like
+    MODULES = "modules"  # C++20 modules (-fmodules-ts, -fmodule-*)
+    DEPENDENCY_SIDE_EFFECT = "dependency-side-effect"  # options with other outputs we cannot ship
+    PLUGIN = "plugin"  # -fplugin=, -specs=: the server would refuse them
+    UNKNOWN_INPUT = "unknown-input"  # a file argument that is not a known source kind
+
+
+@dataclasses.dataclass(frozen=True)
+class OptionSpec:
+    """One entry of the option table (``common.compiler.options.OPTIONS``)."""
+
+    spelling: str  # e.g. "-I", "--sysroot=", "-MD"
+    shape: Shape
+    meaning: Meaning
+    local_reason: LocalReason | None = None  # for Meaning.LOCAL_ONLY / REFUSED_BY_SERVER
+    clang_only: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ParsedOption:
+    """One option as it appeared in the normalised argv."""
+
+    spec: OptionSpec
+    value: str | None  # the argument, if the option takes one
+    index: int  # position of the option word in CompileJob.argv
+    words: int  # 1 if joined or a flag, 2 if the argument was the next word
+    spelled: str  # the option word exactly as written (e.g. "-I/usr/x" or "-I")
+
+
+@dataclasses.dataclass(frozen=True)
+class DepInfo:
+    """A .d file the compile must produce (-MD/-MMD/-MF/-MT/-MQ, DEPENDENCIES_OUTPUT)."""
+
+    path: str  # where the .d file goes, as the compiler would name it
+    targets: tuple[str, ...]  # -MT/-MQ targets in order (MQ already quoted), or the default
+    user_targets: bool  # True if -MT/-MQ (or DEPENDENCIES_OUTPUT's target) set them
+    system_headers: bool  # -MD (True) or -MMD (False)
+    phony_targets: bool  # -MP
+
+
+@dataclasses.dataclass(frozen=True)
+class CompileJob:
+    """A command that compiles one source file and may run remotely."""
+
+    argv: tuple[str, ...]  # normalised argv (see module docstring)
+    compiler: str  # argv[0]
+    source: str  # the source file as written
+    source_index: int  # its index in argv
+    language: Language  # from -x or the extension
+    explicit_language: bool  # True if -x gave it (so a server must keep -x)
+    output: str  # the object (or .s with -S) as written or implied
+    output_index: int  # index in argv of the output word (the path itself)
+    output_implied: bool  # True if -o was appended by classify
+    mode: str  # "-c" or "-S" (-S beats -c)
+    options: tuple[ParsedOption, ...]
+    dep: DepInfo | None
+    dwo: str | None  # the .dwo file written beside the object by -gsplit-dwarf
+
+    @property
+    def preprocessed(self) -> bool:
+        return self.language.preprocessed
+
+    def outputs(self) -> tuple[str, ...]:
+        """Every file the compile writes: object, then .d and .dwo if any."""
+        out = [self.output]
+        if self.dep is not None:
+            out.append(self.dep.path)
+        if self.dwo is not None:
+            out.append(self.dwo)
+        return tuple(out)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunLocally:
+    """The command must run on this machine; ``reason`` is countable, ``detail`` readable."""
+
+    reason: LocalReason
+    detail: str
+
+
+Classification = CompileJob | RunLocally

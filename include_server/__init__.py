@@ -1,0 +1,1 @@
+"""The include server: statically computed, cached ``#include`` closures (pump mode)."""

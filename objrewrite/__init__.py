@@ -1,0 +1,1 @@
+"""Rewrite path prefixes in object files' debug information (ELF, Mach-O)."""

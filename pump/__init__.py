@@ -1,0 +1,1 @@
+"""``pump``: runs a build with the include server, then reports what ran where."""
