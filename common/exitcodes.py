@@ -6,10 +6,10 @@ distcc itself.  Scripts and the stock test suite test for the numbers, so never 
 
 from __future__ import annotations
 
-import enum
 
+class ExitCode:
+    """Named exit codes (plain ints: ``enum`` is too slow to import on the hot path)."""
 
-class ExitCode(enum.IntEnum):
     OK = 0
     DISTCC_FAILED = 100
     BAD_ARGUMENTS = 101
@@ -37,7 +37,7 @@ class ExitCode(enum.IntEnum):
 class DistccError(Exception):
     """An error of distcc itself, carrying the exit code the process should end with."""
 
-    def __init__(self, code: ExitCode, message: str) -> None:
+    def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
 

@@ -20,12 +20,14 @@ path (``ARGV CDIR NAME LINK``).
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Sequence
-from typing import BinaryIO
 
 from common.compress import CompressionError, lzo_compress, lzo_decompress
+from common.values import TYPE_CHECKING, Value
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import BinaryIO
 
 DEFAULT_PORT = 3632
 DEFAULT_STATS_PORT = 3633
@@ -60,15 +62,31 @@ class TruncatedError(ProtocolError):
     """The stream ended inside a packet (maps to exit code 108)."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Limits:
+class Limits(Value):
     """Upper bounds on what a reader accepts.  Defaults suit a compile server."""
 
-    max_string: int = 1 << 20  # one argv word or path
-    max_argc: int = 1 << 16
-    max_files: int = 1 << 17  # NFIL in protocol 3
-    max_bulk: int = 1 << 30  # one file, compressed or not, and one inflated file
-    max_version: int = 3
+    __slots__ = ("max_string", "max_argc", "max_files", "max_bulk", "max_version")
+    max_string: int  # one argv word or path
+    max_argc: int
+    max_files: int  # NFIL in protocol 3
+    max_bulk: int  # one file, compressed or not, and one inflated file
+    max_version: int
+
+    def __init__(
+        self,
+        max_string: int = 1 << 20,
+        max_argc: int = 1 << 16,
+        max_files: int = 1 << 17,
+        max_bulk: int = 1 << 30,
+        max_version: int = 3,
+    ) -> None:
+        self._init(
+            max_string=max_string,
+            max_argc=max_argc,
+            max_files=max_files,
+            max_bulk=max_bulk,
+            max_version=max_version,
+        )
 
 
 def compresses(version: int) -> bool:
@@ -119,16 +137,27 @@ def request_head(version: int, argv: Sequence[str], cwd: str | None = None) -> b
     return out + argv_packets(argv)
 
 
-@dataclasses.dataclass(frozen=True)
-class Reply:
+class Reply(Value):
     """What the server sends back after running the compiler."""
 
+    __slots__ = ("version", "status", "stderr", "stdout", "obj", "dotd")
     version: int
     status: int  # a Unix wait status
-    stderr: bytes = b""
-    stdout: bytes = b""
-    obj: bytes = b""
-    dotd: bytes | None = None  # protocol 3 only, success only
+    stderr: bytes
+    stdout: bytes
+    obj: bytes
+    dotd: bytes | None  # protocol 3 only, success only
+
+    def __init__(
+        self,
+        version: int,
+        status: int,
+        stderr: bytes = b"",
+        stdout: bytes = b"",
+        obj: bytes = b"",
+        dotd: bytes | None = None,
+    ) -> None:
+        self._init(version=version, status=status, stderr=stderr, stdout=stdout, obj=obj, dotd=dotd)
 
 
 def reply_packets(reply: Reply) -> bytes:

@@ -18,11 +18,12 @@ Vocabulary:
 
 from __future__ import annotations
 
-import dataclasses
-import enum
+from common.values import Value
+
+# The "enums" below are classes of string constants: see common/values.py for why.
 
 
-class Meaning(enum.Enum):
+class Meaning:
     """What an option does, as far as distribution is concerned."""
 
     OTHER = "other"  # passed through, harmless
@@ -63,7 +64,7 @@ class Meaning(enum.Enum):
     REFUSED_BY_SERVER = "refused-by-server"  # -fplugin=, -specs=: the daemon refuses them
 
 
-class Shape(enum.Enum):
+class Shape:
     """How an option takes its argument."""
 
     FLAG = "flag"  # no argument: -c
@@ -74,7 +75,7 @@ class Shape(enum.Enum):
     EQUALS_OR_SEPARATE = "equals-or-separate"  # --sysroot=DIR / --sysroot DIR
 
 
-class Language(enum.Enum):
+class Language:
     """gcc's ``-x`` names for the languages we distribute."""
 
     C = "c"
@@ -86,19 +87,30 @@ class Language(enum.Enum):
     OBJC_PREPROCESSED = "objective-c-cpp-output"
     OBJCXX_PREPROCESSED = "objective-c++-cpp-output"
 
-    @property
-    def preprocessed(self) -> bool:
-        return self.value.endswith("cpp-output")
+    ALL = (
+        C,
+        CXX,
+        OBJC,
+        OBJCXX,
+        C_PREPROCESSED,
+        CXX_PREPROCESSED,
+        OBJC_PREPROCESSED,
+        OBJCXX_PREPROCESSED,
+    )
 
-    @property
-    def preprocessed_form(self) -> Language:
-        """The language of this source's cpp output (``c`` -> ``cpp-output``)."""
-        return _PREPROCESSED[self]
 
-    @property
-    def preprocessed_extension(self) -> str:
-        """distcc's cpp-output extension: ``.i``, ``.ii``, ``.mi`` or ``.mii``."""
-        return _EXTENSION[self.preprocessed_form]
+def is_preprocessed_language(language: str) -> bool:
+    return language.endswith("cpp-output")
+
+
+def preprocessed_form(language: str) -> str:
+    """The language of this source's cpp output (``c`` -> ``cpp-output``)."""
+    return _PREPROCESSED[language]
+
+
+def preprocessed_extension(language: str) -> str:
+    """distcc's cpp-output extension: ``.i``, ``.ii``, ``.mi`` or ``.mii``."""
+    return _EXTENSION[_PREPROCESSED[language]]
 
 
 _PREPROCESSED = {
@@ -119,7 +131,7 @@ _EXTENSION = {
 }
 
 
-class LocalReason(enum.Enum):
+class LocalReason:
     """Why a command must run locally.  Each value is a stable, countable name."""
 
     NOT_COMPILE = "not-compile"  # no -c / -S: link or other
@@ -142,60 +154,143 @@ class LocalReason(enum.Enum):
     UNKNOWN_INPUT = "unknown-input"  # a file argument that is not a known source kind
 
 
-@dataclasses.dataclass(frozen=True)
-class OptionSpec:
+class OptionSpec(Value):
     """One entry of the option table (``common.compiler.options.OPTIONS``)."""
 
+    __slots__ = ("spelling", "shape", "meaning", "local_reason", "clang_only")
     spelling: str  # e.g. "-I", "--sysroot=", "-MD"
-    shape: Shape
-    meaning: Meaning
-    local_reason: LocalReason | None = None  # for Meaning.LOCAL_ONLY / REFUSED_BY_SERVER
-    clang_only: bool = False
+    shape: str  # a Shape constant
+    meaning: str  # a Meaning constant
+    local_reason: str | None  # a LocalReason, for Meaning.LOCAL_ONLY / REFUSED_BY_SERVER
+    clang_only: bool
+
+    def __init__(
+        self,
+        spelling: str,
+        shape: str,
+        meaning: str,
+        local_reason: str | None = None,
+        clang_only: bool = False,
+    ) -> None:
+        self._init(
+            spelling=spelling,
+            shape=shape,
+            meaning=meaning,
+            local_reason=local_reason,
+            clang_only=clang_only,
+        )
 
 
-@dataclasses.dataclass(frozen=True)
-class ParsedOption:
+class ParsedOption(Value):
     """One option as it appeared in the normalised argv."""
 
+    __slots__ = ("spec", "value", "index", "words", "spelled")
     spec: OptionSpec
     value: str | None  # the argument, if the option takes one
     index: int  # position of the option word in CompileJob.argv
     words: int  # 1 if joined or a flag, 2 if the argument was the next word
     spelled: str  # the option word exactly as written (e.g. "-I/usr/x" or "-I")
 
+    def __init__(
+        self, spec: OptionSpec, value: str | None, index: int, words: int, spelled: str
+    ) -> None:
+        self._init(spec=spec, value=value, index=index, words=words, spelled=spelled)
 
-@dataclasses.dataclass(frozen=True)
-class DepInfo:
+
+class DepInfo(Value):
     """A .d file the compile must produce (-MD/-MMD/-MF/-MT/-MQ, DEPENDENCIES_OUTPUT)."""
 
+    __slots__ = ("path", "targets", "user_targets", "system_headers", "phony_targets")
     path: str  # where the .d file goes, as the compiler would name it
     targets: tuple[str, ...]  # -MT/-MQ targets in order (MQ already quoted), or the default
     user_targets: bool  # True if -MT/-MQ (or DEPENDENCIES_OUTPUT's target) set them
     system_headers: bool  # -MD (True) or -MMD (False)
     phony_targets: bool  # -MP
 
+    def __init__(
+        self,
+        path: str,
+        targets: tuple[str, ...],
+        user_targets: bool,
+        system_headers: bool,
+        phony_targets: bool,
+    ) -> None:
+        self._init(
+            path=path,
+            targets=targets,
+            user_targets=user_targets,
+            system_headers=system_headers,
+            phony_targets=phony_targets,
+        )
 
-@dataclasses.dataclass(frozen=True)
-class CompileJob:
+
+class CompileJob(Value):
     """A command that compiles one source file and may run remotely."""
 
+    __slots__ = (
+        "argv",
+        "compiler",
+        "source",
+        "source_index",
+        "language",
+        "explicit_language",
+        "output",
+        "output_index",
+        "output_implied",
+        "mode",
+        "options",
+        "dep",
+        "dwo",
+    )
     argv: tuple[str, ...]  # normalised argv (see module docstring)
     compiler: str  # argv[0]
     source: str  # the source file as written
     source_index: int  # its index in argv
-    language: Language  # from -x or the extension
+    language: str  # a Language constant, from -x or the extension
     explicit_language: bool  # True if -x gave it (so a server must keep -x)
     output: str  # the object (or .s with -S) as written or implied
-    output_index: int  # index in argv of the output word (the path itself)
+    output_index: int  # index in argv of the output word (the path itself, or joined -oX)
     output_implied: bool  # True if -o was appended by classify
     mode: str  # "-c" or "-S" (-S beats -c)
     options: tuple[ParsedOption, ...]
     dep: DepInfo | None
     dwo: str | None  # the .dwo file written beside the object by -gsplit-dwarf
 
+    def __init__(
+        self,
+        *,
+        argv: tuple[str, ...],
+        source: str,
+        source_index: int,
+        language: str,
+        explicit_language: bool,
+        output: str,
+        output_index: int,
+        output_implied: bool,
+        mode: str,
+        options: tuple[ParsedOption, ...],
+        dep: DepInfo | None,
+        dwo: str | None,
+    ) -> None:
+        self._init(
+            argv=argv,
+            compiler=argv[0],
+            source=source,
+            source_index=source_index,
+            language=language,
+            explicit_language=explicit_language,
+            output=output,
+            output_index=output_index,
+            output_implied=output_implied,
+            mode=mode,
+            options=options,
+            dep=dep,
+            dwo=dwo,
+        )
+
     @property
     def preprocessed(self) -> bool:
-        return self.language.preprocessed
+        return is_preprocessed_language(self.language)
 
     def outputs(self) -> tuple[str, ...]:
         """Every file the compile writes: object, then .d and .dwo if any."""
@@ -207,12 +302,12 @@ class CompileJob:
         return tuple(out)
 
 
-@dataclasses.dataclass(frozen=True)
-class RunLocally:
+class RunLocally(Value):
     """The command must run on this machine; ``reason`` is countable, ``detail`` readable."""
 
-    reason: LocalReason
+    __slots__ = ("reason", "detail")
+    reason: str  # a LocalReason constant
     detail: str
 
-
-Classification = CompileJob | RunLocally
+    def __init__(self, reason: str, detail: str) -> None:
+        self._init(reason=reason, detail=detail)
