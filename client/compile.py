@@ -1,0 +1,315 @@
+"""One compile, start to finish: where it runs, the remote attempt, and every fallback.
+
+The ladder, for a command that ``classify`` accepted:
+
+1. Preprocess locally once (plain mode), into a temp ``.i``; the ``.d`` file, when one is
+   wanted, is written by this cpp run under ``-MF <temp beside the real .d> -MT <target>``,
+   so it names the right file and target (distcc names them after the source).
+   A cpp failure is the user's error: the command is run locally as written, so the user
+   sees exactly the diagnostics of a local compile, and no host is blamed.
+2. Pick a host slot (list order, slot 0 everywhere first, hosts in backoff skipped).
+   ``localhost`` means compile here under that slot.
+3. Send the request (protocol 1 or 2 by host).  A transport or protocol failure backs the
+   host off and the same ``.i`` goes to the next host; with no host left, compile locally
+   (reason ``no-hosts`` / ``all-hosts-failed``), or fail under ``DISTCC_FALLBACK=0``.
+4. Remote compile error: rerun locally as distcc does (``DISTCC_SKIP_LOCAL_RETRY`` makes the
+   remote error final; ``DISTCC_FALLBACK=0`` too).  The host is backed off only if the
+   local result differs (the server was at fault), never for the user's own error.
+
+Outputs are renamed into place (``client.outputs``); a job's stderr (cpp's and the server's)
+is written in one piece.  Every path that does not end in a remote compile records a
+``Fallback`` reason in ``Outcome`` for the log line and for ``pump``'s summary.
+"""
+
+from __future__ import annotations
+
+import os
+
+from common.compiler.rewrite import local_cpp_argv, plain_server_argv
+
+from client import log
+from client.outputs import move_into_place, sibling_temp, write_atomically
+from client.proc import spawn, wait, write_all
+from client.transport import TcpConnection, TransportError
+from common.compiler.job import preprocessed_extension
+from common.exitcodes import ExitCode, exit_code_from_wait_status
+from common.protocol import (
+    DOTI,
+    ProtocolError,
+    Reader,
+    Reply,
+    bulk_packet,
+    compresses,
+    read_reply,
+    request_head,
+)
+from common.values import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from client.config import Config
+    from client.hosts import Host
+    from client.proc import TempFiles
+    from common.compiler.job import CompileJob
+
+
+class Fallback:
+    """Named reasons a job did not compile remotely (stable strings, counted by pump)."""
+
+    NO_HOSTS = "no-hosts"  # empty host list, or every host backed off / down
+    ALL_HOSTS_FAILED = "all-hosts-failed"  # every host tried failed in transport
+    LOCALHOST_SLOT = "localhost-slot"  # the slot won was `localhost`
+    CPP_FAILED = "cpp-failed"  # local preprocessing failed: the user's error
+    REMOTE_ERROR_RETRY = "remote-error-retried"  # remote compile failed, retried here
+    SPLIT_DWARF = "split-dwarf"  # protocols 1-3 cannot return a .dwo
+    # Plus every LocalReason of the command-line model (not-compile, preprocess-only...).
+
+
+class Outcome:
+    """What happened to the job, for the summary log line and for pump's counts."""
+
+    __slots__ = ("bytes_received", "bytes_sent", "fallback", "host", "where")
+
+    def __init__(self) -> None:
+        self.where = "local"  # "remote" or "local"
+        self.host = ""
+        self.fallback = ""  # a Fallback / LocalReason value, "" when remote
+        self.bytes_sent = 0
+        self.bytes_received = 0
+
+
+class RemoteFailure(Exception):
+    """The host failed (transport, protocol, refusal): back it off, try another."""
+
+
+class Compiler:
+    """Runs one job through the ladder above.  ``slots`` hands out host slots."""
+
+    def __init__(self, cfg: Config, env: dict[str, str], tmp: TempFiles, slots: Slots) -> None:
+        self.cfg = cfg
+        self.env = env
+        self.tmp = tmp
+        self.slots = slots
+        self.outcome = Outcome()
+
+    # ------------------------------------------------------------------ local runs
+    def run_local(self, argv: tuple[str, ...], reason: str, capture: bool = True) -> int:
+        """Run ``argv`` here (under a local slot); return the exit code to end with."""
+        self.outcome.where = "local"
+        self.outcome.fallback = self.outcome.fallback or reason
+        with self.slots.local():
+            return self._run_here(argv, capture)
+
+    def _run_here(self, argv: tuple[str, ...], capture: bool) -> int:
+        err_fd = None
+        err_path = ""
+        if capture:
+            err_path, err_fd = self.tmp.create("distcc_stderr_", ".txt")
+        try:
+            try:
+                pid = spawn(argv, self.env, stderr_fd=err_fd, stdout_fd=None, stdin_fd=0)
+            except OSError as exc:
+                log.error(f"failed to exec {argv[0]}: {exc.strerror}")
+                return ExitCode.COMPILER_MISSING
+            self.tmp.children.append(pid)
+            status = wait(pid)
+            self.tmp.children.remove(pid)
+        finally:
+            if err_fd is not None:
+                os.close(err_fd)
+        if capture:
+            with open(err_path, "rb") as f:
+                diagnostics = f.read()
+            if diagnostics:
+                write_all(2, diagnostics)
+        return exit_code_from_wait_status(status)
+
+    # ------------------------------------------------------------------ the ladder
+    def compile(self, job: CompileJob) -> int:
+        if job.dwo is not None:
+            return self.run_local(job.argv, Fallback.SPLIT_DWARF)
+        host = self.slots.acquire_remote()
+        if host is None:
+            return self.run_local(job.argv, Fallback.NO_HOSTS)
+        if host.is_local:
+            self.outcome.fallback = Fallback.LOCALHOST_SLOT
+            try:
+                return self._run_here(job.argv, capture=True)
+            finally:
+                self.slots.release_remote()
+
+        cpp = Preprocessed(self, job)
+        try:
+            if not cpp.run():
+                self.slots.release_remote()
+                cpp.discard()
+                return self.run_local(job.argv, Fallback.CPP_FAILED)
+            tried: set[str] = set()
+            while host is not None:
+                tried.add(host.spec)
+                try:
+                    reply = self._remote(job, host, cpp)
+                except RemoteFailure as exc:
+                    log.warning(f"failed to distribute {job.source} to {host.spec}: {exc}")
+                    self.slots.backoff(host)
+                    self.slots.release_remote()
+                    host = self.slots.acquire_remote(exclude=tried)
+                    if host is not None and host.is_local:
+                        self.slots.release_remote()
+                        host = None
+                    continue
+                self.slots.release_remote()
+                return self._finish_remote(job, host, cpp, reply)
+            if not self.cfg.fallback:
+                log.error("failed to distribute and fallbacks are disabled")
+                cpp.discard()
+                return ExitCode.DISTCC_FAILED
+            log.warning("failed to distribute, running locally instead")
+            cpp.discard()
+            return self.run_local(job.argv, Fallback.ALL_HOSTS_FAILED)
+        finally:
+            cpp.discard()
+
+    def _remote(self, job: CompileJob, host: Host, cpp: Preprocessed) -> Reply:
+        version = host.protocol
+        try:
+            conn = TcpConnection(host.hostname, host.port, self.cfg.io_timeout, self.cfg.tcp_cork)
+        except TransportError as exc:
+            raise RemoteFailure(str(exc)) from None
+        try:
+            conn.cork(True)
+            conn.send(request_head(version, plain_server_argv(job)))
+            conn.send(bulk_packet(DOTI, cpp.data(), compresses(version)))
+            conn.cork(False)
+            reply = read_reply(Reader(conn), version)  # type: ignore[arg-type]
+        except (TransportError, ProtocolError, OSError) as exc:
+            raise RemoteFailure(str(exc) or type(exc).__name__) from None
+        finally:
+            self.outcome.bytes_sent += conn.bytes_sent
+            self.outcome.bytes_received += conn.bytes_received
+            conn.close()
+        return reply
+
+    def _finish_remote(self, job: CompileJob, host: Host, cpp: Preprocessed, reply: Reply) -> int:
+        remote_code = exit_code_from_wait_status(reply.status)
+        if reply.status == 0:
+            write_atomically(self.tmp, job.output, reply.obj)
+            cpp.commit_dep()
+            if reply.stdout:
+                write_all(1, reply.stdout)
+            if cpp.stderr or reply.stderr:
+                write_all(2, cpp.stderr + reply.stderr)
+            self.slots.enjoyed(host)
+            self.outcome.where = "remote"
+            self.outcome.host = host.spec
+            self.outcome.fallback = ""
+            return 0
+        cpp.discard()
+        if self.cfg.skip_local_retry or not self.cfg.fallback:
+            if not self.cfg.fallback:
+                log.warning("remote compile failed and fallbacks are disabled")
+            write_all(1, reply.stdout)
+            write_all(2, cpp.stderr + reply.stderr)
+            self.outcome.where = "remote"
+            self.outcome.host = host.spec
+            return remote_code
+        log.info(f"remote compilation of '{job.source}' failed, retrying locally")
+        local_code = self.run_local(job.argv, Fallback.REMOTE_ERROR_RETRY)
+        if local_code != remote_code:
+            log.warning(
+                f"remote compile on {host.spec} exited {remote_code} but the local one "
+                f"exited {local_code}: backing the host off"
+            )
+            self.slots.backoff(host)
+        return local_code
+
+
+class Preprocessed:
+    """The job's local cpp run: the ``.i`` text, cpp's stderr, and the pending ``.d``."""
+
+    def __init__(self, owner: Compiler, job: CompileJob) -> None:
+        self.owner = owner
+        self.job = job
+        self.stderr = b""
+        self.i_path = ""
+        self.dep_temp = ""
+        self._data: bytes | None = None
+
+    def run(self) -> bool:
+        """Run cpp (unless the source is already preprocessed); True on success."""
+        job, tmp = self.job, self.owner.tmp
+        if job.preprocessed:
+            with open(job.source, "rb") as f:
+                self._data = f.read()
+            return True
+        self.i_path, i_fd = tmp.create("distcc_", preprocessed_extension(job.language))
+        os.close(i_fd)
+        if job.dep is not None:
+            self.dep_temp, dep_fd = sibling_temp(tmp, job.dep.path)
+            os.close(dep_fd)
+        err_path, err_fd = tmp.create("distcc_cpp_stderr_", ".txt")
+        argv = local_cpp_argv(job, self.i_path, self.dep_temp or None)
+        try:
+            with self.owner.slots.local_cpp():
+                try:
+                    pid = spawn(argv, self.owner.env, stderr_fd=err_fd)
+                except OSError as exc:
+                    log.error(f"failed to exec {argv[0]}: {exc.strerror}")
+                    return False
+                tmp.children.append(pid)
+                status = wait(pid)
+                tmp.children.remove(pid)
+        finally:
+            os.close(err_fd)
+        with open(err_path, "rb") as f:
+            self.stderr = f.read()
+        return status == 0
+
+    def data(self) -> bytes:
+        if self._data is None:
+            with open(self.i_path, "rb") as f:
+                self._data = f.read()
+        return self._data
+
+    def commit_dep(self) -> None:
+        if self.dep_temp and self.job.dep is not None:
+            move_into_place(self.owner.tmp, self.dep_temp, self.job.dep.path)
+            self.dep_temp = ""
+
+    def discard(self) -> None:
+        if self.dep_temp:
+            try:
+                os.unlink(self.dep_temp)
+            except OSError:
+                pass
+            self.owner.tmp.forget(self.dep_temp)
+            self.dep_temp = ""
+
+
+class Slots:
+    """Interface to host slots, locks and backoff (implemented in client.slots)."""
+
+    def acquire_remote(self, exclude: set[str] | None = None) -> Host | None:
+        raise NotImplementedError
+
+    def release_remote(self) -> None:
+        raise NotImplementedError
+
+    def local(self) -> _Ctx:
+        raise NotImplementedError
+
+    def local_cpp(self) -> _Ctx:
+        raise NotImplementedError
+
+    def backoff(self, host: Host) -> None:
+        raise NotImplementedError
+
+    def enjoyed(self, host: Host) -> None:
+        raise NotImplementedError
+
+
+class _Ctx:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
