@@ -1,8 +1,8 @@
 """Processes and temporary files of one client run: spawn, wait, clean up on signals.
 
-- ``spawn``: ``os.posix_spawnp`` (vfork-fast, no ``subprocess`` import), with stdin from
-  /dev/null (or a given fd) and stdout/stderr to given fds.  The recursion guard ``_DISTCC_SAFEGUARD`` is
-  set in the child's environment by the caller (see ``client.invoke``).
+- ``spawn``: ``os.posix_spawn`` (vfork-fast, no ``subprocess`` import), with stdin from
+  /dev/null (or a given fd) and stdout/stderr to given fds.  The recursion guard
+  ``_DISTCC_SAFEGUARD`` is set in the child's environment by the caller (``client.invoke``).
 - ``TempFiles``: every temporary file the run creates is registered here and removed at
   exit and on SIGINT/SIGTERM/SIGHUP (unless DISTCC_SAVE_TEMPS=1).  After cleaning up, the
   signal is re-raised with its default action, so our exit status is 128+signal as distcc's.

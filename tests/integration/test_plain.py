@@ -273,15 +273,16 @@ def test_parallel_diagnostics_do_not_interleave(
         body = "".join(f'#warning "job{i} line{k}"\n' for k in range(40))
         (src / f"w{i}.c").write_text(body + f"int f{i}(void) {{ return {i}; }}\n")
     env = client_env(clean_env, our_daemon.hostspec + "/8")
-    procs = [
-        subprocess.Popen(
-            [str(tool_bin / "distcc"), "gcc", "-c", f"w{i}.c", "-o", f"w{i}.o"],
-            cwd=src,
-            env=env,
-            stderr=out,
-        )
-        for i, out in [(i, open(src / "stderr.txt", "ab")) for i in range(n)]
-    ]
+    with open(src / "stderr.txt", "ab") as out:
+        procs = [
+            subprocess.Popen(
+                [str(tool_bin / "distcc"), "gcc", "-c", f"w{i}.c", "-o", f"w{i}.o"],
+                cwd=src,
+                env=env,
+                stderr=out,
+            )
+            for i in range(n)
+        ]
     assert all(p.wait(timeout=120) == 0 for p in procs)
     lines = [ln for ln in (src / "stderr.txt").read_text().splitlines() if "#warning" in ln]
     jobs = [ln.split('"job')[1].split(" ")[0] for ln in lines]
