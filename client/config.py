@@ -68,15 +68,16 @@ class Setting(Value):
 
 # Sorted by environment variable.  Derived fields (distcc_dir, ...) come after.
 SETTINGS: tuple[Setting, ...] = (
-    Setting("safeguard", Kind.INT, 0, "_DISTCC_SAFEGUARD", "recursion guard level", 0),
     Setting("c_include_path", Kind.STR, None, "CPATH", "if set, pump mode is off for the job"),
-    Setting("c_include_path_c", Kind.STR, None, "C_INCLUDE_PATH", "disables pump mode"),
     Setting("c_include_path_cxx", Kind.STR, None, "CPLUS_INCLUDE_PATH", "disables pump mode"),
+    Setting("c_include_path_c", Kind.STR, None, "C_INCLUDE_PATH", "disables pump mode"),
     Setting("dependencies_output", Kind.STR, None, "DEPENDENCIES_OUTPUT", "gcc's env -MD"),
     Setting("backoff_period", Kind.INT, 60, "DISTCC_BACKOFF_PERIOD", "seconds; 0 = off", 0),
     Setting("dir_env", Kind.STR, None, "DISTCC_DIR", "hosts file, lock/ and state/ dirs"),
+    Setting(
+        "email_whom", Kind.STR, "distcc-pump-errors", "DISTCC_EMAILLOG_WHOM_TO_BLAME", "mail to"
+    ),
     Setting("discrepancy_email", Kind.BOOL, False, "DISTCC_ENABLE_DISCREPANCY_EMAIL", "mail"),
-    Setting("email_whom", Kind.STR, "distcc-pump-errors", "DISTCC_EMAILLOG_WHOM_TO_BLAME", ""),
     Setting("exclude_fresh_files", Kind.STR, None, "DISTCC_EXCLUDE_FRESH_FILES", "glob"),
     Setting("fallback", Kind.BOOL, True, "DISTCC_FALLBACK", "0 = no local retry"),
     Setting("hosts", Kind.STR, None, "DISTCC_HOSTS", "the host list"),
@@ -90,7 +91,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("skip_local_retry", Kind.FLAG, False, "DISTCC_SKIP_LOCAL_RETRY", "remote final"),
     Setting("ssh", Kind.STR, "ssh", "DISTCC_SSH", "tunnel command, split on spaces"),
     Setting("tcp_cork", Kind.BOOL, True, "DISTCC_TCP_CORK", "use TCP_CORK"),
-    Setting("testing_include_server", Kind.BOOL, False, "DISTCC_TESTING_INCLUDE_SERVER", ""),
+    Setting(
+        "testing_include_server",
+        Kind.BOOL,
+        False,
+        "DISTCC_TESTING_INCLUDE_SERVER",
+        "exit, no fallback",
+    ),
     Setting("verbose", Kind.BOOL, False, "DISTCC_VERBOSE", "1 = debug logging"),
     Setting("home", Kind.STR, None, "HOME", "for ~/.distcc"),
     Setting("include_server_port", Kind.STR, None, "INCLUDE_SERVER_PORT", "pump socket path"),
@@ -98,6 +105,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("path", Kind.STR, None, "PATH", "compiler lookup, masquerade"),
     Setting("tmpdir_env", Kind.STR, None, "TMPDIR", "temp files (default /tmp)"),
     Setting("uncached_err_fd", Kind.INT, -1, "UNCACHED_ERR_FD", "log fd (from ccache)", -1),
+    Setting("safeguard", Kind.INT, 0, "_DISTCC_SAFEGUARD", "recursion guard level", 0),
 )
 
 DERIVED = ("distcc_dir", "distcc_dir_user_set", "tmpdir")

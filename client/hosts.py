@@ -26,7 +26,7 @@ and also ends the entry it touches)::
     localhost[/LIMIT]                              run here, under a local slot lock
     HOST[:PORT][/LIMIT][,OPT...]                   TCP (also HOST[/LIMIT][:PORT][,OPT...])
     [IPV6]:PORT...                                 TCP, IPv6 literal in brackets
-    [USER]@HOST[/LIMIT][:COMMAND][,OPT...]         SSH (any '@' in the entry means SSH)
+    [USER]@HOST[/LIMIT][:COMMAND][,OPT...]         SSH (an '@' before any ',' means SSH)
     --randomize  --localslots=N  --localslots_cpp=N   keywords (``/N`` works as ``=N``)
     OPT = lzo | cpp | down | auth | auth=NAME
 
@@ -44,7 +44,8 @@ distcc ignores junk after a parsed entry (``host/4xyz``, ``host,lzofoo``), lets 
 run past a ``#`` (``@angry#x`` names host ``angry#x``), accepts ``host:`` as port 0, a
 negative ``/-3`` limit, takes any entry starting ``--randomize`` as that keyword, and turns
 ``--localslots=0`` or an unknown ``--word`` into a TCP host of that name.  All of these are
-errors (106) here.  A ``localhost/N`` entry, though,
+errors (106) here.  distcc takes any ``@`` in an entry to mean SSH; we look only before the
+first ``,``, so that ``,auth=NAME@REALM`` works on a TCP host.  A ``localhost/N`` entry, though,
 ignores what follows the number as distcc does (``localhost/2,cpp,lzo`` is common in real
 host files).  ``,zstd`` (post-3.4) is unknown, as in 3.4.
 
@@ -396,7 +397,7 @@ def parse_hosts(text: str, source: str, ncpus: int, seed: int = 0) -> HostList:
                 raise HostSpecError(f'unknown keyword "{entry}" in host list {source}')
         elif entry == "localhost" or entry.startswith("localhost/"):
             hosts.append(_parse_localhost(entry, max(1, ncpus)))
-        elif "@" in entry:
+        elif "@" in entry.partition(",")[0]:
             hosts.append(_parse_ssh(entry))
         else:
             hosts.append(_parse_tcp(entry))
