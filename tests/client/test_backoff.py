@@ -86,9 +86,7 @@ def test_usable_hosts_keeps_order(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- stock distcc
 
 
-def run_distcc(
-    tmp_path: Path, hosts: str, env: dict[str, str], **kw: object
-) -> subprocess.Popen[bytes]:
+def run_distcc(tmp_path: Path, hosts: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     (tmp_path / "hello.c").write_text("int main(void) { return 0; }\n")
     return subprocess.Popen(
         ["/usr/bin/distcc", "gcc", "-c", "hello.c", "-o", "hello.o"],
@@ -96,7 +94,6 @@ def run_distcc(
         env=dict(env, DISTCC_HOSTS=hosts, DISTCC_IO_TIMEOUT="60"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        **kw,  # type: ignore[arg-type]
     )
 
 

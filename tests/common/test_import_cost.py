@@ -22,6 +22,7 @@ HOT_MODULES = (
     "client.backoff",
     "client.state",
     "client.config",
+    "client.where",
 )
 
 
