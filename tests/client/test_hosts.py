@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from client.hosts import (
     DEFAULT_LOCAL_SLOTS,
@@ -283,3 +285,40 @@ def test_host_file_case(tmp_path: Path) -> None:
         ("localhost", 0, 1, 1),
     ]
     assert read_text_file(str(tmp_path / "missing")) is None
+
+
+# --------------------------------------------------------------------------- properties
+
+NAMES = st.from_regex(r"[a-z][a-z0-9.-]{0,20}", fullmatch=True).filter(lambda n: n != "localhost")
+OPTIONS = st.sampled_from([(), ("lzo",), ("lzo", "cpp"), ("cpp", "lzo"), ("lzo", "down")])
+
+
+@given(
+    NAMES,
+    st.none() | st.integers(1, 65535),
+    st.none() | st.integers(1, 999),
+    OPTIONS,
+    st.booleans(),
+)
+def test_tcp_entries_round_trip(
+    name: str, port: int | None, limit: int | None, options: tuple[str, ...], old_order: bool
+) -> None:
+    p = "" if port is None else f":{port}"
+    lim = "" if limit is None else f"/{limit}"
+    entry = name + (lim + p if old_order else p + lim) + "".join("," + o for o in options)
+    h = one(entry)
+    assert (h.mode, h.hostname, h.port, h.limit) == (Mode.TCP, name, port or 3632, limit or 4)
+    assert h.protocol == (3 if "cpp" in options else 2 if "lzo" in options else 1)
+    assert h.is_up == ("down" not in options)
+    assert h.spec == entry
+
+
+@given(st.text(alphabet=" \t\n#@:/,[]-=abc0123456789lzocpdwnu", max_size=40))
+def test_any_text_parses_or_is_a_hostspec_error(text: str) -> None:
+    try:
+        hl = parse_hosts(text, "x", ncpus=3)
+    except HostSpecError as e:
+        assert e.code == 106
+    else:
+        assert hl.hosts and all(h.limit >= 1 and h.protocol in (1, 2, 3) for h in hl.hosts)
+        assert all(h.spec and not any(c in h.spec for c in " \t\n#") for h in hl.hosts)
