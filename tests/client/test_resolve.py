@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 
 from client.resolve import resolve
+from tests.conftest import REPO
 
 
 def test_numeric_addresses() -> None:
@@ -34,3 +37,17 @@ def test_unresolvable_name_is_none_not_an_error() -> None:
     # RFC 2606: .invalid never resolves.
     assert resolve("no-such-host.invalid", 3632) is None
     assert resolve("bad..name", 3632) is None
+
+
+def test_resolving_a_name_stays_off_the_expensive_imports() -> None:
+    # A str host name would go through the "idna" codec, which imports re and enum.
+    code = (
+        f"import sys; sys.path.insert(0, {str(REPO)!r})\n"
+        "from client.resolve import resolve\n"
+        "assert resolve('localhost', 3632)\n"
+        "print(' '.join(m for m in ('enum', 're', 'socket', 'typing') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == []
