@@ -16,7 +16,8 @@ API (pure; no name resolution, no file system except through the reader passed i
   "no hostlist is set; can't distribute work".
 - ``local_host(limit)``: the ``localhost`` entry used for the local slot pools.
 
-What the caller does with a ``HostSpecError``: ``distcc --show-hosts`` exits 106; a compile
+What the caller does with a ``HostSpecError``: ``distcc --show-hosts`` exits 106 (h_hosts
+does, in distcc's tests); a compile
 prints the message and compiles locally (distcc turns every host-list failure into "no
 hosts", ``EXIT_NO_HOSTS``, then runs the compiler here).
 
@@ -39,7 +40,7 @@ Invariants of a parsed ``Host``:
 - ``port`` is 3632 by default for TCP, 0 for local and SSH entries (unused there).
 - ``spec`` is the entry verbatim, as ``--show-hosts`` prints it.
 
-Deliberate differences from distcc 3.4's scanner (each is stricter, never more lenient):
+Deliberate differences from distcc 3.4's scanner (all stricter but the last two):
 distcc ignores junk after a parsed entry (``host/4xyz``, ``host,lzofoo``), lets a host name
 run past a ``#`` (``@angry#x`` names host ``angry#x``), accepts ``host:`` as port 0, a
 negative ``/-3`` limit, takes any entry starting ``--randomize`` as that keyword, and turns
