@@ -14,6 +14,10 @@ from client.backoff import backoff_path, enjoyed, in_backoff, mark, usable_hosts
 from client.hosts import Host, Mode, local_host, parse_hosts
 from client.locks import lock_dir
 
+NEEDS_DISTCC = pytest.mark.skipif(
+    not os.path.exists("/usr/bin/distcc"), reason="needs Debian's distcc"
+)
+
 
 def tcp(name: str, port: int = 3632) -> Host:
     return Host(Mode.TCP, name, port=port)
@@ -98,6 +102,7 @@ def run_distcc(tmp_path: Path, hosts: str, env: dict[str, str]) -> subprocess.Po
 
 
 @pytest.mark.interop
+@NEEDS_DISTCC
 def test_we_see_stock_distccs_backoff(tmp_path: Path, clean_env: dict[str, str]) -> None:
     d = lock_dir(clean_env["DISTCC_DIR"], user_set=True)
     closed = socket.socket()
@@ -115,6 +120,7 @@ def test_we_see_stock_distccs_backoff(tmp_path: Path, clean_env: dict[str, str])
 
 
 @pytest.mark.interop
+@NEEDS_DISTCC
 def test_stock_distcc_honours_our_backoff(tmp_path: Path, clean_env: dict[str, str]) -> None:
     d = lock_dir(clean_env["DISTCC_DIR"], user_set=True)
     first, second = socket.socket(), socket.socket()

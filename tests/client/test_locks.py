@@ -33,6 +33,10 @@ from client.locks import (
 )
 from common.exitcodes import DistccError
 
+NEEDS_DISTCC = pytest.mark.skipif(
+    not os.path.exists("/usr/bin/distcc"), reason="needs Debian's distcc"
+)
+
 HOLDER = """
 import fcntl, sys
 fds = []
@@ -269,6 +273,7 @@ def stock_distcc(tmp_path: Path, hosts: str, env: dict[str, str]) -> subprocess.
 
 
 @pytest.mark.interop
+@NEEDS_DISTCC
 def test_stock_distcc_lock_is_seen(tmp_path: Path, clean_env: dict[str, str]) -> None:
     d = lock_dir(clean_env["DISTCC_DIR"], user_set=True)
     with silent_server() as (srv, port):
@@ -288,6 +293,7 @@ def test_stock_distcc_lock_is_seen(tmp_path: Path, clean_env: dict[str, str]) ->
 
 
 @pytest.mark.interop
+@NEEDS_DISTCC
 def test_stock_distcc_skips_the_slot_we_hold(tmp_path: Path, clean_env: dict[str, str]) -> None:
     d = lock_dir(clean_env["DISTCC_DIR"], user_set=True)
     with silent_server() as (first, port1), silent_server() as (second, port2):
