@@ -12,7 +12,18 @@ import sys
 from tests.conftest import REPO
 
 FORBIDDEN = ("dataclasses", "enum", "typing", "logging", "subprocess", "socket", "re", "inspect")
-HOT_MODULES = ("common.protocol", "common.exitcodes", "common.compiler.job")
+HOT_MODULES = (
+    "common.protocol",
+    "common.exitcodes",
+    "common.compiler.job",
+    "client.hosts",
+    "client.resolve",
+    "client.locks",
+    "client.backoff",
+    "client.state",
+    "client.config",
+    "client.where",
+)
 
 
 def test_hot_path_modules_avoid_expensive_imports() -> None:
