@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from client.config import Config
     from client.hosts import Host
     from client.proc import TempFiles
+    from client.slots import FileSlots
     from common.compiler.job import CompileJob
 
 
@@ -82,9 +83,11 @@ class RemoteFailure(Exception):
 
 
 class Compiler:
-    """Runs one job through the ladder above.  ``slots`` hands out host slots."""
+    """Runs one job through the ladder above.  ``slots`` hands out host slots and locks."""
 
-    def __init__(self, cfg: Config, env: dict[str, str], tmp: TempFiles, slots: Slots) -> None:
+    def __init__(
+        self, cfg: Config, env: dict[str, str], tmp: TempFiles, slots: FileSlots
+    ) -> None:
         self.cfg = cfg
         self.env = env
         self.tmp = tmp
@@ -283,33 +286,3 @@ class Preprocessed:
                 pass
             self.owner.tmp.forget(self.dep_temp)
             self.dep_temp = ""
-
-
-class Slots:
-    """Interface to host slots, locks and backoff (implemented in client.slots)."""
-
-    def acquire_remote(self, exclude: set[str] | None = None) -> Host | None:
-        raise NotImplementedError
-
-    def release_remote(self) -> None:
-        raise NotImplementedError
-
-    def local(self) -> _Ctx:
-        raise NotImplementedError
-
-    def local_cpp(self) -> _Ctx:
-        raise NotImplementedError
-
-    def backoff(self, host: Host) -> None:
-        raise NotImplementedError
-
-    def enjoyed(self, host: Host) -> None:
-        raise NotImplementedError
-
-
-class _Ctx:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

@@ -19,6 +19,9 @@ from common.values import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from client.config import Config
+    from client.proc import TempFiles
+
 VERSION = "3.4"
 PROGRAM_VERSION = "0.1.0"
 
@@ -89,7 +92,7 @@ def _main(argv0: str, args: list[str], env: dict[str, str]) -> int:
                 for host in hosts.hosts:
                     sys.stdout.write(host.spec + "\n")
             else:
-                sys.stdout.write(f"{max(sum(h.limit for h in hosts.hosts), 1)}\n")
+                sys.stdout.write(f"{max(hosts.total_slots, 1)}\n")
             return 0
     elif name in ("distcc", "distcc.py"):
         sys.stderr.write(USAGE)
@@ -110,9 +113,9 @@ def _compile(argv0: str, args: list[str], env: dict[str, str]) -> int:
         log.error("distcc seems to have invoked itself recursively!")
         return ExitCode.RECURSION
 
-    from client.config import load_config
+    from client.config import Config
 
-    cfg = load_config(env)
+    cfg = Config.from_env(env)
     tmp = TempFiles(cfg.tmpdir, keep=cfg.save_temps)
     tmp.install_signal_handlers()
     try:
@@ -122,7 +125,7 @@ def _compile(argv0: str, args: list[str], env: dict[str, str]) -> int:
 
 
 def _run(
-    argv: tuple[str, ...], env: dict[str, str], cfg: object, tmp: object, recursion_local: bool
+    argv: tuple[str, ...], env: dict[str, str], cfg: Config, tmp: TempFiles, recursion_local: bool
 ) -> int:
     from common.compiler.classify import classify
 
@@ -131,8 +134,8 @@ def _run(
     from client.slots import FileSlots
     from common.compiler.job import RunLocally
 
-    slots = FileSlots(cfg, env)  # type: ignore[arg-type]
-    compiler = Compiler(cfg, env, tmp, slots)  # type: ignore[arg-type]
+    slots = FileSlots(cfg, env)
+    compiler = Compiler(cfg, env, tmp, slots)
     if recursion_local:
         # A masquerading distcc called by another distcc: compile here, no locks.
         return compiler._run_here(argv, capture=False)
