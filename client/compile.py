@@ -30,7 +30,7 @@ from common.compiler.rewrite import local_cpp_argv, plain_server_argv
 from client import log
 from client.outputs import move_into_place, sibling_temp, write_atomically
 from client.proc import spawn, wait, write_all
-from client.transport import TcpConnection, TransportError
+from client.transport import Connection, TcpConnection, TransportError
 from common.compiler.job import preprocessed_extension
 from common.exitcodes import ExitCode, exit_code_from_wait_status
 from common.protocol import (
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from client.config import Config
     from client.hosts import Host
     from client.proc import TempFiles
-    from client.slots import FileSlots
+    from client.slots import FileSlots, _Held
     from common.compiler.job import CompileJob
 
 
@@ -85,9 +85,7 @@ class RemoteFailure(Exception):
 class Compiler:
     """Runs one job through the ladder above.  ``slots`` hands out host slots and locks."""
 
-    def __init__(
-        self, cfg: Config, env: dict[str, str], tmp: TempFiles, slots: FileSlots
-    ) -> None:
+    def __init__(self, cfg: Config, env: dict[str, str], tmp: TempFiles, slots: FileSlots) -> None:
         self.cfg = cfg
         self.env = env
         self.tmp = tmp
@@ -134,53 +132,83 @@ class Compiler:
         if host is None:
             return self.run_local(job.argv, Fallback.NO_HOSTS)
         if host.is_local:
-            self.outcome.fallback = Fallback.LOCALHOST_SLOT
-            try:
-                return self._run_here(job.argv, capture=True)
-            finally:
-                self.slots.release_remote()
+            return self._run_in_localhost_slot(job)
 
         cpp = Preprocessed(self, job)
         try:
-            if not cpp.run():
+            # Connect and send the request head while cpp runs, as distcc does.
+            cpp.start()
+            conn: Connection | RemoteFailure
+            try:
+                conn = self._open(job, host)
+            except RemoteFailure as exc:
+                conn = exc
+            if not cpp.finish():
+                if isinstance(conn, Connection):
+                    conn.close()
                 self.slots.release_remote()
                 cpp.discard()
                 return self.run_local(job.argv, Fallback.CPP_FAILED)
             tried: set[str] = set()
-            while host is not None:
+            while True:
                 tried.add(host.spec)
                 try:
-                    reply = self._remote(job, host, cpp)
+                    if isinstance(conn, RemoteFailure):
+                        raise conn
+                    reply = self._exchange(job, host, conn, cpp)
                 except RemoteFailure as exc:
                     log.warning(f"failed to distribute {job.source} to {host.spec}: {exc}")
                     self.slots.backoff(host)
                     self.slots.release_remote()
-                    host = self.slots.acquire_remote(exclude=tried)
-                    if host is not None and host.is_local:
-                        self.slots.release_remote()
-                        host = None
+                    next_host = self.slots.acquire_remote(exclude=tried)
+                    if next_host is None:
+                        break
+                    host = next_host
+                    if host.is_local:
+                        cpp.discard()
+                        return self._run_in_localhost_slot(job)
+                    try:
+                        conn = self._open(job, host)
+                    except RemoteFailure as exc2:
+                        conn = exc2
                     continue
                 self.slots.release_remote()
                 return self._finish_remote(job, host, cpp, reply)
+            cpp.discard()
             if not self.cfg.fallback:
                 log.error("failed to distribute and fallbacks are disabled")
-                cpp.discard()
                 return ExitCode.DISTCC_FAILED
             log.warning("failed to distribute, running locally instead")
-            cpp.discard()
             return self.run_local(job.argv, Fallback.ALL_HOSTS_FAILED)
         finally:
             cpp.discard()
 
-    def _remote(self, job: CompileJob, host: Host, cpp: Preprocessed) -> Reply:
-        version = host.protocol
+    def _run_in_localhost_slot(self, job: CompileJob) -> int:
+        self.outcome.where = "local"
+        self.outcome.fallback = Fallback.LOCALHOST_SLOT
+        try:
+            return self._run_here(job.argv, capture=True)
+        finally:
+            self.slots.release_remote()
+
+    def _open(self, job: CompileJob, host: Host) -> Connection:
+        """Connect to ``host`` and send the request head (everything before DOTI)."""
         try:
             conn = TcpConnection(host.hostname, host.port, self.cfg.io_timeout, self.cfg.tcp_cork)
         except TransportError as exc:
             raise RemoteFailure(str(exc)) from None
         try:
             conn.cork(True)
-            conn.send(request_head(version, plain_server_argv(job)))
+            conn.send(request_head(host.protocol, plain_server_argv(job)))
+        except TransportError as exc:
+            conn.close()
+            raise RemoteFailure(str(exc)) from None
+        return conn
+
+    def _exchange(self, job: CompileJob, host: Host, conn: Connection, cpp: Preprocessed) -> Reply:
+        """Send the preprocessed source and read the reply; closes ``conn``."""
+        version = host.protocol
+        try:
             conn.send(bulk_packet(DOTI, cpp.data(), compresses(version)))
             conn.cork(False)
             reply = read_reply(Reader(conn), version)  # type: ignore[arg-type]
@@ -236,36 +264,57 @@ class Preprocessed:
         self.i_path = ""
         self.dep_temp = ""
         self._data: bytes | None = None
+        self._pid = 0
+        self._err_fd = -1
+        self._err_path = ""
+        self._cpp_lock: _Held
 
-    def run(self) -> bool:
-        """Run cpp (unless the source is already preprocessed); True on success."""
+    def start(self) -> None:
+        """Start cpp in the background (unless the source is already preprocessed)."""
         job, tmp = self.job, self.owner.tmp
         if job.preprocessed:
-            with open(job.source, "rb") as f:
-                self._data = f.read()
-            return True
+            return
         self.i_path, i_fd = tmp.create("distcc_", preprocessed_extension(job.language))
         os.close(i_fd)
+        argv = local_cpp_argv(job, self.i_path)
+        env = self.owner.env
         if job.dep is not None:
             self.dep_temp, dep_fd = sibling_temp(tmp, job.dep.path)
             os.close(dep_fd)
-        err_path, err_fd = tmp.create("distcc_cpp_stderr_", ".txt")
-        argv = local_cpp_argv(job, self.i_path, self.dep_temp or None)
+            argv, env = redirect_dep_output(argv, env, job.dep.path, self.dep_temp)
+        self._err_path, self._err_fd = tmp.create("distcc_cpp_stderr_", ".txt")
+        self._cpp_lock = self.owner.slots.local_cpp()
+        self._cpp_lock.__enter__()
         try:
-            with self.owner.slots.local_cpp():
-                try:
-                    pid = spawn(argv, self.owner.env, stderr_fd=err_fd)
-                except OSError as exc:
-                    log.error(f"failed to exec {argv[0]}: {exc.strerror}")
-                    return False
-                tmp.children.append(pid)
-                status = wait(pid)
-                tmp.children.remove(pid)
+            self._pid = spawn(argv, env, stderr_fd=self._err_fd)
+        except OSError as exc:
+            log.error(f"failed to exec {argv[0]}: {exc.strerror}")
+            self._pid = 0
+            return
+        tmp.children.append(self._pid)
+
+    def finish(self) -> bool:
+        """Wait for cpp; True if the preprocessed source is ready."""
+        job, tmp = self.job, self.owner.tmp
+        if job.preprocessed:
+            try:
+                with open(job.source, "rb") as f:
+                    self._data = f.read()
+            except OSError as exc:
+                log.error(f"failed to read {job.source}: {exc.strerror}")
+                return False
+            return True
+        status = 1
+        try:
+            if self._pid:
+                status = wait(self._pid)
+                tmp.children.remove(self._pid)
         finally:
-            os.close(err_fd)
-        with open(err_path, "rb") as f:
+            self._cpp_lock.__exit__(None, None, None)
+            os.close(self._err_fd)
+        with open(self._err_path, "rb") as f:
             self.stderr = f.read()
-        return status == 0
+        return self._pid != 0 and status == 0
 
     def data(self) -> bytes:
         if self._data is None:
@@ -286,3 +335,30 @@ class Preprocessed:
                 pass
             self.owner.tmp.forget(self.dep_temp)
             self.dep_temp = ""
+
+
+def redirect_dep_output(
+    argv: list[str], env: dict[str, str], dep_path: str, temp: str
+) -> tuple[list[str], dict[str, str]]:
+    """Make cpp write the ``.d`` file to ``temp`` instead of ``dep_path``.
+
+    The file is named by ``-MF`` (separate or joined) or, failing that, by
+    ``DEPENDENCIES_OUTPUT``/``SUNPRO_DEPENDENCIES`` ("file [target]").
+    """
+    out = list(argv)
+    for i, word in enumerate(out):
+        if word == "-MF" and i + 1 < len(out) and out[i + 1] == dep_path:
+            out[i + 1] = temp
+            return out, env
+        if word == "-MF" + dep_path:
+            out[i] = "-MF" + temp
+            return out, env
+    for var in ("DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES"):
+        value = env.get(var)
+        if value:
+            name, sep, target = value.partition(" ")
+            if name == dep_path:
+                new_env = dict(env)
+                new_env[var] = temp + sep + target
+                return out, new_env
+    return out, env
