@@ -498,6 +498,9 @@ def classify(
         words.append(output)
         output_index = n + 1
         output_implied = True
+        out_spec = lookup("-o")
+        if out_spec is not None:
+            options.append(ParsedOption(out_spec, output, n, 2, "-o"))
 
     # The .d file.
     dep: DepInfo | None = None

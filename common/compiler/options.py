@@ -65,35 +65,35 @@ OPTIONS: tuple[OptionSpec, ...] = (
     _o("--all-warnings", _F, _M.OTHER),
     _local("--analyze", _F, _R.NOT_COMPILE, clang=True),  # writes a .plist, no object
     _o("--assemble", _F, _M.ASSEMBLY_ONLY),  # gcc's long -S
-    _o("--assert", _ES, _M.ASSERTION),
+    _o("--assert=", _ES, _M.ASSERTION),
     _o("--compile", _F, _M.COMPILE_ONLY),  # gcc's long -c
-    _local("--config", _ES, _R.UNKNOWN_INPUT, clang=True),  # reads a file the server lacks
+    _local("--config=", _ES, _R.UNKNOWN_INPUT, clang=True),  # reads a file the server lacks
     _local("--coverage", _F, _R.PROFILING),
-    _o("--define-macro", _ES, _M.DEFINE),
+    _o("--define-macro=", _ES, _M.DEFINE),
     _o("--dependencies", _F, _M.DEP_ONLY, _R.PREPROCESS_ONLY),  # -M
-    _o("--entry", _ES, _M.LINKER),
-    _o("--for-linker", _ES, _M.LINKER),
-    _o("--force-link", _ES, _M.LINKER),
+    _o("--entry=", _ES, _M.LINKER),
+    _o("--for-linker=", _ES, _M.LINKER),
+    _o("--force-link=", _ES, _M.LINKER),
     _o("--gcc-toolchain=", _E, _M.OTHER, clang=True),
     _local("--help", _F, _R.NOT_COMPILE),
     _local("--help=", _E, _R.NOT_COMPILE),
-    _o("--imacros", _ES, _M.IMACROS_FILE),
-    _o("--include", _ES, _M.INCLUDE_FILE),
+    _o("--imacros=", _ES, _M.IMACROS_FILE),
     _o("--include-barrier", _F, _M.SPLIT_INCLUDE),  # -I-
-    _o("--include-directory", _ES, _M.INCLUDE_DIR),
-    _o("--include-directory-after", _ES, _M.AFTER_DIR),
-    _o("--include-prefix", _ES, _M.PREFIX),
-    _o("--include-with-prefix", _ES, _M.WITH_PREFIX),
-    _o("--include-with-prefix-after", _ES, _M.WITH_PREFIX),
-    _o("--include-with-prefix-before", _ES, _M.WITH_PREFIX_BEFORE),
-    _o("--language", _ES, _M.LANGUAGE),
-    _o("--library-directory", _ES, _M.LINKER),
+    _o("--include-directory-after=", _ES, _M.AFTER_DIR),
+    _o("--include-directory=", _ES, _M.INCLUDE_DIR),
+    _o("--include-prefix=", _ES, _M.PREFIX),
+    _o("--include-with-prefix-after=", _ES, _M.WITH_PREFIX),
+    _o("--include-with-prefix-before=", _ES, _M.WITH_PREFIX_BEFORE),
+    _o("--include-with-prefix=", _ES, _M.WITH_PREFIX),
+    _o("--include=", _ES, _M.INCLUDE_FILE),
+    _o("--language=", _ES, _M.LANGUAGE),
+    _o("--library-directory=", _ES, _M.LINKER),
     _o("--no-standard-includes", _F, _M.NO_STD_INC),
-    _o("--output", _ES, _M.OUTPUT),
+    _o("--output=", _ES, _M.OUTPUT),
     _o("--param", _S, _M.OTHER),
     _o("--param=", _E, _M.OTHER),
     _local("--precompile", _F, _R.MODULES, clang=True),
-    _o("--prefix", _ES, _M.OTHER),  # -B
+    _o("--prefix=", _ES, _M.OTHER),  # -B
     _o("--preprocess", _F, _M.PREPROCESS_ONLY, _R.PREPROCESS_ONLY),  # -E
     _local("--print-", _J, _R.NOT_COMPILE),
     _o("--print-missing-file-dependencies", _F, _M.DEP_MISSING_OK),  # -MG
@@ -105,7 +105,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     _o("--target", _S, _M.OTHER),
     _local("--target-help", _F, _R.NOT_COMPILE),
     _o("--target=", _E, _M.OTHER),
-    _o("--undefine-macro", _ES, _M.UNDEFINE),
+    _o("--undefine-macro=", _ES, _M.UNDEFINE),
     _o("--user-dependencies", _F, _M.DEP_ONLY, _R.PREPROCESS_ONLY),  # -MM
     _local("--version", _F, _R.NOT_COMPILE),
     _o("--write-dependencies", _F, _M.DEP_MD),  # -MD
@@ -177,7 +177,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     _local("-fcreate-profile", _F, _R.PROFILING),
     _local("-fcs-profile-generate", _J, _R.PROFILING, clang=True),
     _local("-fcxx-modules", _F, _R.MODULES, clang=True),
-    _o("-fdebug-compilation-dir", _ES, _M.PREFIX_MAP, clang=True),
+    _o("-fdebug-compilation-dir=", _ES, _M.PREFIX_MAP, clang=True),
     _o("-fdebug-prefix-map=", _E, _M.PREFIX_MAP),
     _local("-fdeps-", _J, _R.MODULES),  # P1689 module dependency files
     _local("-fdump-", _J, _R.DEBUG_DUMP),
@@ -276,7 +276,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     _o("-undef", _F, _M.PREPROCESSOR_ONLY_FLAG),
     _o("-unexported_symbols_list", _S, _M.LINKER),
     _o("-weak_reference_mismatches", _S, _M.LINKER),
-    _o("-working-directory", _ES, _M.OTHER, clang=True),
+    _o("-working-directory=", _ES, _M.OTHER, clang=True),
     _refused("-wrapper", _S),  # runs another program around the compiler
     _o("-x", _JS, _M.LANGUAGE),
     _o("-z", _JS, _M.LINKER),
