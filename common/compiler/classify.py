@@ -29,8 +29,10 @@ Steps, in order (the first that fails decides the ``RunLocally`` reason):
    - gcc refuses ``-MF``/``-MT``/``-MQ``/``-MP`` without ``-MD``/``-MMD`` (local,
      BAD_ARGUMENTS); clang ignores them.
    - ``.dwo``: gcc writes ``<output minus suffix>.dwo`` for ``-c -gsplit-dwarf`` (not for
-     ``-S``), whatever the debug level; clang only when debug info is on, for ``-c`` and
-     ``-S``, and not for ``-gsplit-dwarf=single``.
+     ``-S``), whatever the debug level; clang only when debug info is on and not for
+     ``-gsplit-dwarf=single``, also for ``-S``: beside ``-o`` when both ``-c`` and ``-o``
+     are given, else ``<source basename minus suffix>.dwo`` in the cwd (so ``clang -S
+     -o sub/x.s`` writes ``foo.dwo``).
 
 Vocabulary: *source* is the one input file compiled; *input* any non-option word;
 *implied output* the ``-o`` classify appends; *cpp default target* as above.
@@ -342,7 +344,7 @@ def classify(
     options: list[ParsedOption] = []
     inputs: list[tuple[int, str, str | None]] = []  # (index, word, -x language or None)
     local: RunLocally | None = None
-    seen_c = seen_s = emit_llvm = aux_names = phony = False
+    seen_c = seen_s = emit_llvm = aux_names = phony = comp_dir = False
     x_lang: str | None = None
     output_opt: ParsedOption | None = None
     md: list[tuple[str, bool]] = []  # (meaning, came from -Wp)
@@ -421,6 +423,8 @@ def classify(
                 clang_debug = True
         elif meaning == Meaning.AUX_NAME:
             aux_names = True
+        elif meaning == Meaning.PREFIX_MAP:
+            comp_dir = comp_dir or "compilation-dir" in w
         elif meaning == Meaning.EMIT_LLVM:
             emit_llvm = True
         elif meaning == Meaning.ASSEMBLER_PASSTHROUGH:
@@ -535,8 +539,17 @@ def classify(
     dwo: str | None = None
     if split_dwarf:
         if is_clang:
-            if clang_debug:
+            if not clang_debug:
+                pass
+            elif seen_c and not output_implied:
                 dwo = strip_suffix(output) + ".dwo"
+            elif comp_dir:
+                return RunLocally(
+                    LocalReason.DEPENDENCY_SIDE_EFFECT,
+                    "-gsplit-dwarf with a compilation dir and no -c -o",
+                )
+            else:
+                dwo = strip_suffix(base) + ".dwo"
         elif mode == "-c":
             if aux_names:
                 return RunLocally(

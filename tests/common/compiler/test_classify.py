@@ -377,6 +377,9 @@ CASES: list[tuple[str, str | dict[str, object]]] = [
     ("clang -c a.c -gsplit-dwarf", {"dwo": None}),  # clang: no debug info, no .dwo
     ("clang -c a.c -g -gsplit-dwarf -o o/x.o", {"dwo": "o/x.dwo"}),
     ("clang -S a.c -g -gsplit-dwarf", {"dwo": "a.dwo"}),
+    ("clang -S src/a.c -g -gsplit-dwarf -o o/x.s", {"dwo": "a.dwo"}),  # not beside -o
+    ("clang -c -S src/a.c -g -gsplit-dwarf -o o/x.s", {"dwo": "o/x.dwo"}),
+    ("clang -S a.c -g -gsplit-dwarf -fdebug-compilation-dir=/x", R.DEPENDENCY_SIDE_EFFECT),
     ("clang -c a.c -g -gsplit-dwarf=single", {"dwo": None}),
     ("clang -c a.c -gdwarf-4 -gsplit-dwarf=split", {"dwo": "a.dwo"}),
     ("clang -c a.c -g -gsplit-dwarf -g0", {"dwo": None}),
