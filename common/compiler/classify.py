@@ -264,7 +264,7 @@ def _expand_into(
     return None
 
 
-def _expand_wp(words: list[str]) -> tuple[list[str], set[int], RunLocally | None]:
+def _expand_wp(words: list[str], is_clang: bool) -> tuple[list[str], set[int], RunLocally | None]:
     """Expand the dependency items of ``-Wp,`` words.
 
     Returns the new argv, the indices (in it) of ``-MD``/``-MMD`` words that came from a
@@ -280,6 +280,14 @@ def _expand_wp(words: list[str]) -> tuple[list[str], set[int], RunLocally | None
             out.append(w)
             continue
         items = w[4:].split(",")
+        if is_clang and (len(items) != 2 or items[0] not in ("-MD", "-MMD")):
+            # clang's driver rewrites exactly -Wp,-MD,FILE and -Wp,-MMD,FILE; anything
+            # else reaches cc1 in ways we do not model.
+            return (
+                out,
+                from_wp,
+                RunLocally(LocalReason.DEPENDENCY_SIDE_EFFECT, f"{w}: not modelled for clang"),
+            )
         kept: list[str] = []
         k = 0
         while k < len(items):
@@ -335,10 +343,10 @@ def classify(
         words = expanded
     else:
         words = list(argv)
-    words, from_wp, wp_problem = _expand_wp(words)
+    is_clang = "clang" in basename(words[0])
+    words, from_wp, wp_problem = _expand_wp(words, is_clang)
     if wp_problem is not None:
         return wp_problem
-    is_clang = "clang" in basename(words[0])
 
     n = len(words)
     options: list[ParsedOption] = []

@@ -1,7 +1,8 @@
 """argv transformations built on a classified job.  Pure functions; no file system.
 
 - ``strip_local_args(argv)``: distcc 3.4's ``dcc_strip_local_args`` word for word (the
-  golden ``StripArgs_Case`` table), on any argv.
+  golden ``StripArgs_Case`` table), on any argv; plus HEAD's stripping of
+  ``-Xpreprocessor ARG``.
 - ``plain_server_argv(job)``: what our client sends to a plain-mode (protocol 1/2) server:
   the job's normalised argv (with the implied ``-o``, as distcc sends it) stripped.
 - ``local_cpp_argv(job, i_path)``: the client's local preprocessing command: ``-o OUT``
@@ -29,9 +30,12 @@ from common.values import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-# dcc_strip_local_args: removed with the following word.
+# dcc_strip_local_args: removed with the following word.  -Xpreprocessor is stripped as
+# distcc HEAD does: 3.4 sends it and strips its argument, so the server's -Xpreprocessor
+# then swallows the next word (often the source).
 _STRIP_WITH_NEXT = frozenset(
     (
+        "-Xpreprocessor",
         "-D",
         "-I",
         "-U",

@@ -29,7 +29,7 @@ def _job(cmd: str, env: dict[str, str] | None = None) -> CompileJob | RunLocally
 
 # test/testdistcc.py ScanArgs_Case: (command, expected), expected being (source, output)
 # for "distribute" or a LocalReason for "local".
-SCAN_ARGS = [
+SCAN_ARGS: list[tuple[str, tuple[str, str] | str]] = [
     ("gcc -c hello.c", ("hello.c", "hello.o")),
     ("gcc hello.c", R.NOT_COMPILE),
     ("gcc -o /tmp/hello.o -c ../src/hello.c", ("../src/hello.c", "/tmp/hello.o")),
@@ -68,7 +68,7 @@ SCAN_ARGS = [
     ("gcc -dr -c foo.c", R.DEBUG_DUMP),
 ]
 # ImplicitCompilerScan_Case: no compiler named, "cc" is inserted.
-IMPLICIT_SCAN = [
+IMPLICIT_SCAN: list[tuple[str, tuple[str, str] | str]] = [
     ("-c hello.c", ("hello.c", "hello.o")),
     ("hello.c -c", ("hello.c", "hello.o")),
     ("-o hello.o -c hello.c", ("hello.c", "hello.o")),
@@ -357,6 +357,9 @@ CASES: list[tuple[str, str | dict[str, object]]] = [
         },
     ),
     ("gcc -c a.c -Wp,-MF,x.d -MD", {"dep": ("x.d", ("a.o",), True, False)}),
+    ("clang -c a.c -Wp,-MMD,x.d,-MP", R.DEPENDENCY_SIDE_EFFECT),
+    ("clang -c a.c -Wp,-MF,x.d -MD", R.DEPENDENCY_SIDE_EFFECT),
+    ("clang -c a.c -Wp,-DX", {"argv": "clang -c a.c -Wp,-DX -o a.o"}),
     ("gcc -c a.c -Wp,-DX,-UY", {"dep": None, "argv": "gcc -c a.c -Wp,-DX,-UY -o a.o"}),
     ("gcc -c a.c -Wp,-MD", R.BAD_ARGUMENTS),
     ("gcc -c a.c -Wp,-MT,x", R.DEPENDENCY_SIDE_EFFECT),
@@ -451,7 +454,7 @@ def test_job_is_frozen_and_hashable() -> None:
     job = _job("gcc -c a.c -MD")
     assert isinstance(job, CompileJob)
     with pytest.raises(AttributeError):
-        job.source = "b.c"  # type: ignore[misc]
+        job.source = "b.c"
     assert hash(job) == hash(_job("gcc -c a.c -MD"))
     assert job.outputs() == ("a.o", "a.d")
 
