@@ -28,6 +28,8 @@ Steps, in order (the first that fails decides the ``RunLocally`` reason):
      without ``-MD``/``-MMD``; gcc *appends* to FILE (``DepInfo.append``).
    - gcc refuses ``-MF``/``-MT``/``-MQ``/``-MP`` without ``-MD``/``-MMD`` (local,
      BAD_ARGUMENTS); clang ignores them.
+   - Already preprocessed input (``.i``, ``-x cpp-output``...): cpp does not run, so the
+     ``-M`` options do nothing (no ``.d``, no error); gcc still honours the env vars.
    - ``.dwo``: gcc writes ``<output minus suffix>.dwo`` for ``-c -gsplit-dwarf`` (not for
      ``-S``), whatever the debug level; clang only when debug info is on and not for
      ``-gsplit-dwarf=single``, also for ``-S``: beside ``-o`` when both ``-c`` and ``-o``
@@ -517,7 +519,8 @@ def classify(
     # The .d file.
     dep: DepInfo | None = None
     cpp_default_target = make_quote(strip_suffix(base) + ".o")
-    if md:
+    preprocessed = language.endswith("cpp-output")
+    if md and not preprocessed:
         system_headers = all(m == Meaning.DEP_MD for m, _ in md)
         path = dep_file if dep_file is not None else strip_suffix(output) + ".d"
         if dep_targets:
@@ -528,7 +531,7 @@ def classify(
             targets = (cpp_default_target,)
         dep = DepInfo(path, targets, bool(dep_targets), system_headers, phony)
     elif not is_clang:
-        if dep_file is not None or dep_targets or phony:
+        if (dep_file is not None or dep_targets or phony) and not preprocessed and not md:
             return RunLocally(
                 LocalReason.BAD_ARGUMENTS, "-MF/-MT/-MQ/-MP without -MD or -MMD: gcc refuses"
             )

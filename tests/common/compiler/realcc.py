@@ -23,11 +23,12 @@ FOO_H = "#define FOO 1\n"
 
 
 def make_tree(root: Path) -> Path:
-    """A fresh source tree: foo.c, foo.cpp, foo.h and empty sub/, d.x/, deps/ dirs."""
+    """A fresh source tree: foo.c, foo.cpp, foo.h, pre.i and empty sub/, d.x/, deps/."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "foo.c").write_text(FOO_C)
     (root / "foo.cpp").write_text(FOO_C)
     (root / "foo.h").write_text(FOO_H)
+    (root / "pre.i").write_text("int x = 1;\n")
     for d in ("sub", "d.x", "deps"):
         (root / d).mkdir()
     return root

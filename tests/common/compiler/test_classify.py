@@ -367,6 +367,9 @@ CASES: list[tuple[str, str | dict[str, object]]] = [
     ("gcc -c a.c -MF x.d", R.BAD_ARGUMENTS),  # gcc: "you must specify either -M or -MM"
     ("gcc -c a.c -MP", R.BAD_ARGUMENTS),
     ("clang -c a.c -MF x.d", {"dep": None}),  # clang warns and ignores it
+    ("gcc -c a.i -MD", {"dep": None}),  # cpp does not run on preprocessed input
+    ("gcc -c a.i -MF x.d -MT t", {"dep": None}),
+    ("gcc -x cpp-output -c a.c -MMD", {"dep": None}),
     ("gcc -c a.c", {"dep": None, "dwo": None}),
     # split DWARF
     ("gcc -c a.c -g -gsplit-dwarf", {"dwo": "a.dwo"}),
