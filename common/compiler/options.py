@@ -64,6 +64,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     _local("-###", _F, _R.NOT_COMPILE),  # prints the commands, runs nothing
     _o("--all-warnings", _F, _M.OTHER),
     _local("--analyze", _F, _R.NOT_COMPILE, clang=True),  # writes a .plist, no object
+    _o("--analyzer-output", _S, _M.OTHER, clang=True),
     _o("--assemble", _F, _M.ASSEMBLY_ONLY),  # gcc's long -S
     _o("--assert=", _ES, _M.ASSERTION),
     _o("--compile", _F, _M.COMPILE_ONLY),  # gcc's long -c
@@ -71,6 +72,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
     _local("--coverage", _F, _R.PROFILING),
     _o("--define-macro=", _ES, _M.DEFINE),
     _o("--dependencies", _F, _M.DEP_ONLY, _R.PREPROCESS_ONLY),  # -M
+    _o("--dump=", _ES, _M.OTHER),  # -d LETTERS
+    _o("--dumpbase-ext=", _ES, _M.AUX_NAME),
+    _o("--dumpbase=", _ES, _M.AUX_NAME),
+    _o("--dumpdir=", _ES, _M.AUX_NAME),
     _o("--entry=", _ES, _M.LINKER),
     _o("--for-linker=", _ES, _M.LINKER),
     _o("--force-link=", _ES, _M.LINKER),
@@ -89,6 +94,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     _o("--language=", _ES, _M.LANGUAGE),
     _o("--library-directory=", _ES, _M.LINKER),
     _o("--no-standard-includes", _F, _M.NO_STD_INC),
+    _local("--output-pch=", _ES, _R.PRECOMPILED_HEADER),
     _o("--output=", _ES, _M.OUTPUT),
     _o("--param", _S, _M.OTHER),
     _o("--param=", _E, _M.OTHER),
@@ -118,6 +124,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     _o("-G", _JS, _M.OTHER),
     _o("-I", _JS, _M.INCLUDE_DIR),
     _o("-I-", _F, _M.SPLIT_INCLUDE),
+    _o("-J", _JS, _M.OTHER),  # Fortran module directory
     _o("-L", _JS, _M.LINKER),
     # -M alone, and any -M<letters> not listed below (distcc: "-M(anything else)" implies -E).
     _o("-M", _J, _M.DEP_ONLY, _R.PREPROCESS_ONLY),
@@ -141,24 +148,37 @@ OPTIONS: tuple[OptionSpec, ...] = (
     _o("-Wl,", _J, _M.LINKER),
     _o("-Wp,", _J, _M.PREPROCESSOR_PASSTHROUGH),
     _o("-Xanalyzer", _S, _M.OTHER, clang=True),
+    _o("-Xarch_device", _S, _M.COMPILER_PASSTHROUGH, clang=True),
+    _o("-Xarch_host", _S, _M.COMPILER_PASSTHROUGH, clang=True),
     _o("-Xassembler", _S, _M.ASSEMBLER_PASSTHROUGH),
     _o("-Xclang", _S, _M.COMPILER_PASSTHROUGH, clang=True),
+    _o("-Xcuda-fatbinary", _S, _M.OTHER, clang=True),
+    _o("-Xcuda-ptxas", _S, _M.OTHER, clang=True),
     _o("-Xlinker", _S, _M.LINKER),
     _o("-Xopenmp-target", _S, _M.OTHER, clang=True),
     _o("-Xpreprocessor", _S, _M.PREPROCESSOR_PASSTHROUGH),
     _o("-allowable_client", _S, _M.LINKER),
     _o("-arch", _S, _M.OTHER),
     _o("-arch_only", _S, _M.LINKER),
+    _o("-arcmt-migrate-report-output", _S, _M.OTHER, clang=True),
     _local("-aux-info", _S, _R.DEPENDENCY_SIDE_EFFECT),
+    _o("-b", _S, _M.OTHER),  # obsolete gcc "-b MACHINE"; clang still parses it
     _o("-bundle_loader", _S, _M.LINKER),
     _o("-c", _F, _M.COMPILE_ONLY),
+    _o("-ccc-arcmt-migrate", _S, _M.OTHER, clang=True),
+    _o("-ccc-gcc-name", _S, _M.OTHER, clang=True),
+    _o("-ccc-install-dir", _S, _M.OTHER, clang=True),
+    _o("-ccc-objcmt-migrate", _S, _M.OTHER, clang=True),
     _local("-coverage", _F, _R.PROFILING, clang=True),
     _o("-current_version", _S, _M.LINKER),
     _o("-cxx-isystem", _JS, _M.SYSTEM_DIR, clang=True),
     # -d<letters>: with -E they select macro dumps, otherwise RTL dumps (-dp only annotates).
     _o("-d", _J, _M.OTHER),
     _local("-da", _F, _R.DEBUG_DUMP),
+    _local("-dependency-dot", _S, _R.DEPENDENCY_SIDE_EFFECT, clang=True),
+    _local("-dependency-file", _S, _R.DEPENDENCY_SIDE_EFFECT, clang=True),
     _local("-dr", _J, _R.DEBUG_DUMP),  # distcc: "-dr" writes RTL to a local file
+    _o("-dsym-dir", _S, _M.LINKER, clang=True),
     _o("-dumpbase", _S, _M.AUX_NAME),
     _o("-dumpbase-ext", _S, _M.AUX_NAME),
     _o("-dumpdir", _S, _M.AUX_NAME),
@@ -183,6 +203,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     _local("-fdump-", _J, _R.DEBUG_DUMP),
     _o("-ffile-compilation-dir=", _E, _M.PREFIX_MAP, clang=True),
     _o("-ffile-prefix-map=", _E, _M.PREFIX_MAP),
+    _o("-fintrinsic-modules-path", _JS, _M.OTHER),  # Fortran
     _o("-flto", _F, _M.OTHER),  # distributable: we follow distcc HEAD, not 3.4
     _o("-flto=", _E, _M.OTHER),
     _o("-fmacro-prefix-map=", _E, _M.PREFIX_MAP),
@@ -190,6 +211,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     _local("-fmodules", _F, _R.MODULES, clang=True),
     _local("-fmodules-", _J, _R.MODULES, clang=True),  # -fmodules-cache-path=, ...
     _local("-fmodules-ts", _F, _R.MODULES),
+    _local("-fmodules-user-build-path", _S, _R.MODULES, clang=True),
     _local("-foptimization-record-file=", _E, _R.DEPENDENCY_SIDE_EFFECT, clang=True),
     _refused("-fpass-plugin=", _E, clang=True),
     _refused("-fplugin-arg-", _J),
@@ -217,6 +239,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     # -g<level or format>; the exact spellings below win over this family.
     _o("-g", _J, _M.DEBUG_INFO),
     _o("-gcc-toolchain", _S, _M.OTHER, clang=True),
+    _local("-gen-cdb-fragment-path", _S, _R.DEPENDENCY_SIDE_EFFECT, clang=True),
     _o("-gno-split-dwarf", _F, _M.SPLIT_DWARF),
     _o("-gsplit-dwarf", _F, _M.SPLIT_DWARF),
     _o("-gsplit-dwarf=", _E, _M.SPLIT_DWARF, clang=True),
@@ -245,7 +268,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
     _o("-l", _JS, _M.LINKER),
     _local("-march=native", _F, _R.NATIVE_ARCH),
     _local("-mcpu=native", _F, _R.NATIVE_ARCH),
+    _o("-meabi", _S, _M.OTHER, clang=True),
     _o("-mllvm", _S, _M.COMPILER_PASSTHROUGH, clang=True),
+    _local("-module-dependency-dir", _S, _R.DEPENDENCY_SIDE_EFFECT, clang=True),
+    _o("-mthread-model", _S, _M.OTHER, clang=True),
     _local("-mtune=native", _F, _R.NATIVE_ARCH),
     _o("-multiply_defined", _S, _M.LINKER),
     _o("-nobuiltininc", _F, _M.NO_STD_INC, clang=True),
@@ -267,6 +293,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     _local("-serialize-diagnostics", _S, _R.DEPENDENCY_SIDE_EFFECT, clang=True),
     _refused("-specs", _S),
     _refused("-specs=", _E),
+    _o("-stdlib++-isystem", _JS, _M.SYSTEM_DIR, clang=True),
     _o("-stdlib=", _E, _M.STDLIB),
     _o("-sub_library", _S, _M.LINKER),
     _o("-sub_umbrella", _S, _M.LINKER),
