@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import shlex
+import shutil
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from common.compiler.classify import (
     classify,
@@ -17,6 +22,7 @@ from common.compiler.classify import (
     parse_response_file,
 )
 from common.compiler.job import CompileJob, DepInfo, Language, LocalReason, RunLocally
+from common.compiler.rewrite import local_cpp_argv, plain_server_argv, server_argv
 
 R = LocalReason
 
@@ -525,6 +531,37 @@ def test_parse_response_file(text: str, words: list[str]) -> None:
     assert parse_response_file(text) == words
 
 
+RSP_TOKENS = [
+    "plain",
+    "'a b'",
+    '"c d"',
+    "a\\ b",
+    "'it''s'",
+    '"a\\"b"',
+    "'a\\'b'",
+    "x''y",
+    "'tab\tin'",
+    '"back\\\\slash"',
+    "mixed'q u'\"o t\"e",
+]
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
+def test_response_file_parsing_matches_gcc(tmp_path: Path) -> None:
+    text = " ".join(f"-DW{i}={t}" for i, t in enumerate(RSP_TOKENS)) + "\n"
+    (tmp_path / "r.rsp").write_text(text)
+    (tmp_path / "a.c").write_text("int x;\n")
+    proc = subprocess.run(
+        ["gcc", "-###", "-c", "a.c", "@r.rsp"], cwd=tmp_path, capture_output=True, text=True
+    )
+    cc1 = next(line for line in proc.stderr.splitlines() if "cc1" in line)
+    words = shlex.split(cc1)
+    gcc_defines = [words[i + 1] for i, w in enumerate(words) if w == "-D"]
+    ours = [w[2:] for w in parse_response_file(text)]
+    assert ours == gcc_defines
+    assert len(ours) == len(RSP_TOKENS)
+
+
 def test_response_files_expand_nested() -> None:
     files = {"r1": "-c @r2 -o 'out dir/a.o'", "r2": "-DX=1\n-Iinc a.c"}
     job = classify(["gcc", "@r1", "-O2"], read_file=_reader(files))
@@ -555,10 +592,7 @@ def test_unreadable_response_file_is_local_with_detail() -> None:
     assert "missing.rsp" in job.detail and "No such file" in job.detail
 
 
-def test_default_reader_opens_files(tmp_path: object) -> None:
-    from pathlib import Path
-
-    assert isinstance(tmp_path, Path)
+def test_default_reader_opens_files(tmp_path: Path) -> None:
     rsp = tmp_path / "args.rsp"
     rsp.write_text("-c a.c -o b.o\n")
     job = classify(["gcc", f"@{rsp}"])
@@ -608,3 +642,53 @@ def test_classify_typical_command_is_fast() -> None:
             classify(TYPICAL)
         best = min(best, (time.perf_counter() - start) / rounds)
     assert best < 0.0005, f"classify took {best * 1e6:.0f} us"
+
+
+# --------------------------------------------------------------------- robustness
+
+_VOCABULARY = [
+    *"-c -S -E -o -x c c++ none cpp-output assembler -MD -MMD -MF -MT -MQ -MP -M -g -g0".split(),
+    *"-gsplit-dwarf -gno-split-dwarf -I -D -U -include -Wp,-MD,d.d -Wp,-DX -Wa,-a -Wl,-x".split(),
+    *"-Xclang -load -emit-llvm -march=native -fplugin=p.so -dumpdir -O2 -Wall -oa.o".split(),
+    *"a.c b.cc c.i d.ii e.m f.s g.o h.h conftest.c sub/x.c - @rsp @missing".split(),
+]
+_WORDS = st.sampled_from(_VOCABULARY) | st.text(max_size=8)
+
+
+def _read_rsp(path: str) -> bytes:
+    if path == "rsp":
+        return b"-c 'x y.c' @rsp2"
+    if path == "rsp2":
+        return b"-DZ=1"
+    raise FileNotFoundError(2, "No such file or directory", path)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_WORDS, max_size=10), st.sampled_from(["gcc", "clang", "g++"]))
+def test_classify_is_total_and_consistent(words: list[str], cc: str) -> None:
+    """Any argv (the daemon classifies what clients send) gives a job or a reason, and a
+    job's fields, the rewrites and re-classification agree."""
+    job = classify([cc, *words], {"DEPENDENCIES_OUTPUT": "e.d"}, _read_rsp)
+    if isinstance(job, RunLocally):
+        assert job.reason in {v for k, v in vars(LocalReason).items() if k.isupper()}
+        return
+    assert job.argv[job.source_index] == job.source
+    assert job.argv[job.output_index].endswith(job.output)
+    for po in job.options:
+        assert job.argv[po.index] == po.spelled
+    again = classify(job.argv, {"DEPENDENCIES_OUTPUT": "e.d"})
+    assert isinstance(again, CompileJob)
+    assert (again.source, again.output, again.dep, again.dwo) == (
+        job.source,
+        job.output,
+        job.dep,
+        job.dwo,
+    )
+    cpp = local_cpp_argv(job, "t.i")
+    assert "-c" not in cpp and "-S" not in cpp and cpp[-2:] == ["-o", "t.i"]
+    served = server_argv(plain_server_argv(job), "in.i", "out.o")
+    if isinstance(served, list):
+        remote = classify(served)
+        assert isinstance(remote, CompileJob)
+        assert (remote.source, remote.output) == ("in.i", "out.o")
+        assert remote.preprocessed or not remote.explicit_language
