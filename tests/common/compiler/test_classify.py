@@ -646,12 +646,12 @@ def test_classify_typical_command_is_fast() -> None:
 
 # --------------------------------------------------------------------- robustness
 
-_VOCABULARY = [
-    *"-c -S -E -o -x c c++ none cpp-output assembler -MD -MMD -MF -MT -MQ -MP -M -g -g0".split(),
-    *"-gsplit-dwarf -gno-split-dwarf -I -D -U -include -Wp,-MD,d.d -Wp,-DX -Wa,-a -Wl,-x".split(),
-    *"-Xclang -load -emit-llvm -march=native -fplugin=p.so -dumpdir -O2 -Wall -oa.o".split(),
-    *"a.c b.cc c.i d.ii e.m f.s g.o h.h conftest.c sub/x.c - @rsp @missing".split(),
-]
+_VOCABULARY = shlex.split(
+    "-c -S -E -o -x c c++ none cpp-output assembler -MD -MMD -MF -MT -MQ -MP -M -g -g0 "
+    "-gsplit-dwarf -gno-split-dwarf -I -D -U -include -Wp,-MD,d.d -Wp,-DX -Wa,-a -Wl,-x "
+    "-Xclang -load -emit-llvm -march=native -fplugin=p.so -dumpdir -O2 -Wall -oa.o "
+    "a.c b.cc c.i d.ii e.m f.s g.o h.h conftest.c sub/x.c - @rsp @missing"
+)
 _WORDS = st.sampled_from(_VOCABULARY) | st.text(max_size=8)
 
 
