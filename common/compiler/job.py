@@ -11,7 +11,9 @@ Vocabulary:
   ``-MD -MF f``, and ``-o <output>`` appended when the user relied on the implied output.
   Every other word is kept as the user wrote it, in order.
 - *parsed options* (``CompileJob.options``): one ``ParsedOption`` per option in the
-  normalised argv, with the table entry that matched and its argument, so later layers
+  normalised argv (the implied ``-o`` included; options the table does not know carry
+  ``classify.UNKNOWN`` as their entry), with the table entry that matched and its
+  argument, so later layers
   (strip for plain mode, re-root on the daemon, search paths in the include server) never
   re-parse argv themselves.
 """
@@ -211,7 +213,15 @@ class ParsedOption(Value):
 
 
 class DepInfo(Value):
-    """A .d file the compile must produce (-MD/-MMD/-MF/-MT/-MQ, DEPENDENCIES_OUTPUT)."""
+    """A .d file the compile must produce (-MD/-MMD/-MF/-MT/-MQ, DEPENDENCIES_OUTPUT).
+
+    ``path`` and ``targets`` are what the real compiler would write for the user's command
+    (checked against gcc and clang).  The normalised argv does not always say so by itself
+    (gcc gives ``-Wp,-MD,f`` cpp's default target, but ``-MD -MF f`` the ``-o`` name), so
+    whoever runs a compiler for this job on other terms (``-E``, a temp output, a server)
+    passes ``-MF path`` and, unless ``user_targets``, ``-MT t`` for each target (already
+    make-quoted, hence ``-MT`` and not ``-MQ``).
+    """
 
     __slots__ = ("path", "targets", "user_targets", "system_headers", "phony_targets", "append")
     path: str  # where the .d file goes, as the compiler would name it
