@@ -25,7 +25,8 @@ Steps, in order (the first that fails decides the ``RunLocally`` reason):
      target is still ``foo.o``.
    - ``-MMD`` wins over ``-MD`` whatever their order (both compilers).
    - ``DEPENDENCIES_OUTPUT`` / ``SUNPRO_DEPENDENCIES`` ("FILE [TARGET]"): gcc only, only
-     without ``-MD``/``-MMD``; gcc *appends* to FILE (``DepInfo.append``).
+     without ``-MD``/``-MMD``; gcc *appends* to FILE (``DepInfo.append``); ``-MF``,
+     ``-MT``/``-MQ`` and ``-MP`` still apply (``-MF`` replaces FILE, still appended to).
    - gcc refuses ``-MF``/``-MT``/``-MQ``/``-MP`` without ``-MD``/``-MMD`` (local,
      BAD_ARGUMENTS); clang ignores them.
    - Already preprocessed input (``.i``, ``-x cpp-output``...): cpp does not run, so the
@@ -531,20 +532,35 @@ def classify(
             targets = (cpp_default_target,)
         dep = DepInfo(path, targets, bool(dep_targets), system_headers, phony)
     elif not is_clang:
-        if (dep_file is not None or dep_targets or phony) and not preprocessed and not md:
+        spec_text = env.get("DEPENDENCIES_OUTPUT") if env else None
+        system_headers = False
+        if not spec_text and env:
+            spec_text = env.get("SUNPRO_DEPENDENCIES")
+            system_headers = True
+        if spec_text:
+            # -MF overrides the file (still appended to), -MT/-MQ/-MP apply as usual.
+            env_path, _, env_target = spec_text.partition(" ")
+            if env_target and dep_targets:
+                return RunLocally(
+                    LocalReason.DEPENDENCY_SIDE_EFFECT,
+                    "-MT/-MQ together with a DEPENDENCIES_OUTPUT target: order not modelled",
+                )
+            if dep_targets:
+                targets = tuple(dep_targets)
+            else:
+                targets = (env_target,) if env_target else (cpp_default_target,)
+            dep = DepInfo(
+                dep_file if dep_file is not None else env_path,
+                targets,
+                bool(dep_targets) or bool(env_target),
+                system_headers,
+                phony,
+                True,
+            )
+        elif (dep_file is not None or dep_targets or phony) and not preprocessed and not md:
             return RunLocally(
                 LocalReason.BAD_ARGUMENTS, "-MF/-MT/-MQ/-MP without -MD or -MMD: gcc refuses"
             )
-        if env:
-            spec_text = env.get("DEPENDENCIES_OUTPUT")
-            system_headers = False
-            if not spec_text:
-                spec_text = env.get("SUNPRO_DEPENDENCIES")
-                system_headers = True
-            if spec_text:
-                path, _, target = spec_text.partition(" ")
-                targets = (target,) if target else (cpp_default_target,)
-                dep = DepInfo(path, targets, bool(target), system_headers, False, True)
 
     # The .dwo file.
     dwo: str | None = None

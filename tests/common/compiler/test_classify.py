@@ -494,6 +494,16 @@ def test_dependencies_output_wins_over_sunpro_and_md_wins_over_both() -> None:
     assert (job.dep.path, job.dep.append) == ("a.d", False)
 
 
+def test_dependencies_output_with_dep_options() -> None:
+    env = {"DEPENDENCIES_OUTPUT": "e.d"}
+    job = _job("gcc -c a.c -MT t -MQ 'q$' -MP -MF x.d", env)
+    assert isinstance(job, CompileJob)
+    assert job.dep == DepInfo("x.d", ("t", "q$$"), True, False, True, append=True)
+    job = _job("gcc -c a.c -MT t", {"DEPENDENCIES_OUTPUT": "e.d tgt"})
+    assert isinstance(job, RunLocally)
+    assert job.reason == R.DEPENDENCY_SIDE_EFFECT
+
+
 def test_clang_ignores_dependencies_output() -> None:
     job = _job("clang -c a.c", {"DEPENDENCIES_OUTPUT": "d.d"})
     assert isinstance(job, CompileJob)
