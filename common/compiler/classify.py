@@ -9,7 +9,8 @@ Steps, in order (the first that fails decides the ``RunLocally`` reason):
    ``-MF``), keeping the other ``-Wp,`` items as ``-Wp,`` words.
 2. *Parse* every option through ``options.lookup`` into a ``ParsedOption``; words that are
    not options are inputs.  Unknown ``-`` words are flags.  An option whose table entry has
-   a ``local_reason`` sends the job local (first one in argv order wins).
+   a ``local_reason`` sends the job local.  The reason reported: ``-E``/``-M``/``-MM``
+   first, then "no ``-c``/``-S``" (a link), then the first local-only option in argv order.
 3. *Decide*: exactly one source (by ``-x`` or by extension), ``-c`` or ``-S`` present
    (``-S`` beats ``-c``), no stray ``.o`` input, output not ``-``, not an autoconf probe.
    If there is no ``-o``, ``-o <basename>.o`` (``.s`` with ``-S``) is appended in the cwd.
@@ -354,7 +355,8 @@ def classify(
     n = len(words)
     options: list[ParsedOption] = []
     inputs: list[tuple[int, str, str | None]] = []  # (index, word, -x language or None)
-    local: RunLocally | None = None
+    local: RunLocally | None = None  # the first option that makes the job local
+    cpp_only: RunLocally | None = None  # the first -E, -M, -MM (distcc's cpp lock pool)
     seen_c = seen_s = emit_llvm = aux_names = phony = comp_dir = False
     x_lang: str | None = None
     output_opt: ParsedOption | None = None
@@ -388,7 +390,10 @@ def classify(
         i += count
         meaning = spec.meaning
         if spec.local_reason is not None:
-            if local is None:
+            if spec.local_reason == LocalReason.PREPROCESS_ONLY:
+                if cpp_only is None:
+                    cpp_only = RunLocally(spec.local_reason, w)
+            elif local is None:
                 local = RunLocally(spec.local_reason, f"{w} {value or ''}".rstrip())
             continue
         if meaning == Meaning.OTHER or meaning == Meaning.DEFINE or meaning == Meaning.INCLUDE_DIR:
@@ -451,10 +456,15 @@ def classify(
             if w == "-Xclang" and plugin and local is None:
                 local = RunLocally(LocalReason.PLUGIN, f"-Xclang {value}")
 
-    if local is not None:
-        return local
+    # Which reason is reported (and counted): preprocessing first (it takes distcc's cpp
+    # lock pool), then "not a compile" (so a link never counts as, say, native-arch), then
+    # the first local-only option.
+    if cpp_only is not None:
+        return cpp_only
     if not seen_c and not seen_s:
         return RunLocally(LocalReason.NOT_COMPILE, "no -c or -S: link or other")
+    if local is not None:
+        return local
 
     source: tuple[int, str, str] | None = None
     explicit_language = False

@@ -76,6 +76,12 @@ class Meaning:
     PREFIX_MAP = "prefix-map"  # -ffile-prefix-map=, -fdebug-prefix-map=, -fmacro-prefix-map=
     COMPILER_PASSTHROUGH = "compiler-passthrough"  # -Xclang ARG, -mllvm ARG
     EMIT_LLVM = "emit-llvm"  # -emit-llvm: the implied output is .bc / .ll
+    NO_STD_LIB_INC = "nostdlibinc"  # clang -nostdlibinc: no system dirs, builtin dir kept
+    NO_BUILTIN_INC = "nobuiltininc"  # clang -nobuiltininc: only the builtin dir dropped
+    # Options that change the compiler's own default search dirs (the include server
+    # probes them per combination): -target, --target=, -m32/-m64/-mx32/-m16, -arch, -b.
+    TARGET = "target"
+    TOOLCHAIN = "toolchain"  # -B, --gcc-toolchain=, -resource-dir: where the compiler looks
 
 
 class Shape:

@@ -67,7 +67,7 @@ SCAN_ARGS: list[tuple[str, tuple[str, str] | str]] = [
     ("gcc -Wa,-alh,-a=foo.lst -c foo.c", R.ASSEMBLER_LISTING),
     ("gcc -Wa,--MD -c foo.c", R.ASSEMBLER_LISTING),
     ("gcc -Wa,-xarch=v8 -c foo.c", ("foo.c", "foo.o")),
-    ("g++ -frepo foo.C", R.PROFILING),
+    ("g++ -frepo foo.C", R.NOT_COMPILE),  # local as in distcc; counted as a link (no -c)
     ("gcc -xassembler-with-cpp -c foo.c", R.UNSUPPORTED_LANGUAGE),
     ("gcc -x assembler-with-cpp -c foo.c", R.UNSUPPORTED_LANGUAGE),
     ("gcc -specs=foo.specs -c foo.c", R.PLUGIN),
@@ -325,9 +325,12 @@ CASES: list[tuple[str, str | dict[str, object]]] = [
     ("gcc -print-file-name=libc.a", R.NOT_COMPILE),
     ("gcc -dumpmachine", R.NOT_COMPILE),
     ("clang -c a.c -include-pch a.pch", R.PRECOMPILED_HEADER),
-    # the first local reason in argv order wins
-    ("gcc -march=native -E a.c", R.NATIVE_ARCH),
+    # which reason is reported: cpp-only, then not-a-compile, then the first option
+    ("gcc -march=native -E a.c", R.PREPROCESS_ONLY),
     ("gcc -E -march=native a.c", R.PREPROCESS_ONLY),
+    ("gcc -march=native -O2 -o prog a.o b.o", R.NOT_COMPILE),
+    ("gcc -c a.c -march=native --coverage", R.NATIVE_ARCH),
+    ("gcc -c a.c --coverage -march=native", R.PROFILING),
     # dependency files
     ("gcc -c a.c -MD", {"dep": ("a.d", ("a.o",), True, False)}),
     ("gcc -c a.c -MMD", {"dep": ("a.d", ("a.o",), False, False)}),
