@@ -11,11 +11,25 @@ import sys
 
 from tests.conftest import REPO
 
-FORBIDDEN = ("dataclasses", "enum", "typing", "logging", "subprocess", "socket", "re", "inspect")
+FORBIDDEN = (
+    "dataclasses",
+    "enum",
+    "typing",
+    "logging",
+    "subprocess",
+    "socket",
+    "re",
+    "inspect",
+    "functools",
+    "collections",
+)
 HOT_MODULES = (
     "common.protocol",
     "common.exitcodes",
     "common.compiler.job",
+    "common.compiler.options",
+    "common.compiler.classify",
+    "common.compiler.rewrite",
     "client.hosts",
     "client.resolve",
     "client.locks",
@@ -23,6 +37,14 @@ HOT_MODULES = (
     "client.state",
     "client.config",
     "client.where",
+    "client.main",
+    "client.invoke",
+    "client.compile",
+    "client.slots",
+    "client.proc",
+    "client.transport",
+    "client.outputs",
+    "client.log",
 )
 
 
