@@ -12,6 +12,10 @@ logged.  A compiler that cannot be started is a *result*: status 110<<8 with dis
 that compiler's process group SIGTERMed (SIGKILL after a grace period); ``--job-lifetime``
 does the same and replies with status 118<<8 (EXIT_TIMEOUT).
 
+The compiler runs in the job directory (so relative side outputs stay inside it and are
+removed with it), in a session of its own, stdin from /dev/null, stdout and stderr to
+files in the job directory.
+
 Invariants: at most ``slots`` compilers run at once (the slot is taken only around the
 compiler, so reading requests never waits for compiles); the job directory is removed
 whatever happened; exactly one summary line is logged per connection, at NOTICE::
@@ -33,6 +37,7 @@ import os
 import select
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 from collections.abc import Callable
@@ -59,8 +64,9 @@ from daemon.transport import WATCH_EVENTS, Connection
 
 log = logging.getLogger(__name__)
 
-# Linux's MAX_ARG_STRLEN and a share of ARG_MAX: exec would refuse more anyway.
-DAEMON_LIMITS = Limits(max_string=1 << 17, max_argc=1 << 14, max_bulk=1 << 29, max_version=2)
+# Linux's MAX_ARG_STRLEN and a share of ARG_MAX: exec would refuse more anyway.  256 MiB
+# for one preprocessed source, compressed or inflated, is ~10x the largest real ones.
+DAEMON_LIMITS = Limits(max_string=1 << 17, max_argc=1 << 14, max_bulk=1 << 28, max_version=2)
 MAX_ARGV_BYTES = 1 << 21
 KILL_GRACE = 2.0
 
@@ -289,21 +295,21 @@ def _take_slot(conn: Connection, ctx: JobContext) -> bool:
     return False
 
 
-def _spawn(argv: list[str], env: dict[str, str], out_fd: int, err_fd: int) -> int:
-    actions = [
-        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_DUP2, out_fd, 1),
-        (os.POSIX_SPAWN_DUP2, err_fd, 2),
-    ]
-    return os.posix_spawnp(
-        argv[0],
+def _spawn(argv: list[str], env: dict[str, str], cwd: str, out_fd: int, err_fd: int) -> int:
+    """Start the compiler in its own session (so its whole group can be killed)."""
+    proc = subprocess.Popen(
         argv,
-        env,
-        file_actions=actions,
-        setsid=True,
-        setsigmask=(),
-        setsigdef=(signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM, signal.SIGINT),
+        stdin=subprocess.DEVNULL,
+        stdout=out_fd,
+        stderr=err_fd,
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
     )
+    # We reap the child ourselves (pidfd + waitpid, to keep the core-dump bit); tell the
+    # Popen object so that it never waits for that pid again.
+    proc.returncode = 0
+    return proc.pid
 
 
 def _start(argv: list[str], ctx: JobContext, job_dir: str) -> int | None:
@@ -313,13 +319,13 @@ def _start(argv: list[str], ctx: JobContext, job_dir: str) -> int | None:
     err_fd = os.open(os.path.join(job_dir, "stderr"), flags, 0o600)
     try:
         try:
-            return _spawn(argv, ctx.env, out_fd, err_fd)
+            return _spawn(argv, ctx.env, job_dir, out_fd, err_fd)
         except OSError as exc:
             first = exc
         base = argv[0].rsplit("/", 1)[-1]
         if "/" in argv[0] and first.errno == errno.ENOENT and base:
             try:  # distcc's dcc_execvp: an absolute compiler missing here, try PATH
-                return _spawn([base, *argv[1:]], ctx.env, out_fd, err_fd)
+                return _spawn([base, *argv[1:]], ctx.env, job_dir, out_fd, err_fd)
             except OSError:
                 pass
         log.error("failed to exec %s: %s", argv[0], first.strerror)

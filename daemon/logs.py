@@ -57,8 +57,8 @@ def _reset(level: int) -> logging.Logger:
     return logger
 
 
-def setup_startup() -> None:
-    logger = _reset(logging.INFO)
+def setup_startup(level: int = logging.WARNING) -> None:
+    logger = _reset(level)
     if not fd_is_socket(2):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(DistccFormatter())

@@ -37,6 +37,7 @@ from daemon.transport import PipeConnection, SocketConnection, peer_name
 log = logging.getLogger(__name__)
 
 DEFAULT_IO_TIMEOUT = 300
+COMPILER_ENV_DROPPED = ("DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES")
 
 
 class _Exit(Exception):
@@ -59,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.action == "version":
         sys.stdout.write(version_text())
         return 0
+    logs.setup_startup(config.log_level)
     try:
         return _serve(config)
     except _Exit as exc:
@@ -91,6 +93,8 @@ def _serve(config: Config) -> int:
     for warning in config.warnings:
         log.warning("%s", warning)
     env = dict(os.environ)
+    for name in COMPILER_ENV_DROPPED:  # would make gcc write .d files wherever they say
+        env.pop(name, None)
     inetd = config.inetd or (not config.daemon and _stdin_is_socket())
     allow_private = config.allow_private
     if not inetd and not config.allow and not allow_private:
