@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.daemon.helpers import Daemon, free_port, user_args, wait_for
+from common.protocol import Reader, read_reply, request_v12
+from tests.daemon.helpers import Daemon, free_port, preprocess, user_args, wait_for
 
 StartDaemon = Callable[..., Daemon]
 
@@ -193,3 +196,51 @@ def test_listens_on_loopback_by_default(tool_bin: Path, tmp_path: Path) -> None:
     finally:
         os.kill(int(pid_file.read_text()), signal.SIGTERM)
         wait_for(lambda: not pid_file.exists(), "the pid file to be removed")
+
+
+def test_no_fork_serves(start_daemon: StartDaemon, hello: Path) -> None:
+    daemon = start_daemon("--allow-compiler", "gcc", "--no-fork")
+    argv = ["gcc", "-c", "hello.c", "-o", "hello.o"]
+    for _ in range(2):
+        assert daemon.compile(2, argv, preprocess(hello)).status == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_root_is_dropped_without_user_option(tool_bin: Path) -> None:
+    work = Path(tempfile.mkdtemp(prefix="distccd-root-"))
+    try:
+        work.chmod(0o1777)
+        cc = work / "whoami-cc"
+        cc.write_text("#!/bin/sh\nid -u\n")
+        cc.chmod(0o755)
+        pid_file = work / "pid"
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DISTCC")}
+        env["TMPDIR"] = str(work)
+        done = subprocess.run(
+            [
+                str(tool_bin / "distccd"),
+                "--daemon",
+                "--port",
+                str(port),
+                "--allow-compiler",
+                str(cc),
+                "--pid-file",
+                str(pid_file),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 0, done.stderr
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            sock.sendall(request_v12(1, [str(cc), "-c", "x.c", "-o", "x.o"], b"x"))
+            reply = read_reply(Reader(sock.makefile("rb")), 1)
+        assert reply.status == 0
+        assert reply.stdout.strip() not in (b"", b"0")
+        assert os.stat(f"/proc/{pid_file.read_text().strip()}").st_uid != 0
+        os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        wait_for(lambda: not pid_file.exists(), "the pid file to be removed")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
