@@ -246,6 +246,8 @@ def _compile_and_reply(
     del source
     argv = command.argv(program, input_path, output_path)
     if not _take_slot(conn, ctx):
+        if ctx.stopping.is_set():
+            raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
         raise _Abort(Result.CLI_DISCONN, ExitCode.IO_ERROR, "client disconnected while queued")
     try:
         status, result = _run_compiler(conn, ctx, argv, job_dir)
@@ -254,6 +256,10 @@ def _compile_and_reply(
     outcome.status = status
     if result == Result.CLI_DISCONN:
         raise _Abort(result, ExitCode.IO_ERROR, "client disconnected, compiler killed")
+    if ctx.stopping.is_set() and os.WIFSIGNALED(status):
+        # We killed it: no reply, so that the client retries elsewhere instead of
+        # reporting a compiler crash.
+        raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
     stderr = _read(os.path.join(job_dir, "stderr"))
     captured = _capture.lines or []
     if captured:

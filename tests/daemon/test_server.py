@@ -215,4 +215,10 @@ def test_sigterm_kills_running_compilers(start_daemon: StartDaemon, tmp_path: Pa
         return False
 
     wait_for(gone, "the compiler to be killed")
+    # No reply: the client must see a failed host (and retry), not a crashed compiler.
+    try:
+        assert sock.recv(100) == b""
+    except ConnectionResetError:
+        pass
     sock.close()
+    assert "daemon shutting down" in daemon.log()
