@@ -18,15 +18,16 @@ files in the job directory.
 
 Invariants: at most ``slots`` compilers run at once (the slot is taken only around the
 compiler, so reading requests never waits for compiles); the job directory is removed
-whatever happened; exactly one summary line is logged per connection, at NOTICE::
+whatever happened (unless DISTCC_SAVE_TEMPS=1); exactly one summary line is logged per
+connection, at NOTICE::
 
     client: 127.0.0.1:40000 COMPILE_OK exit:0 sig:0 core:0 ret:0 time:12ms gcc hello.c
 
 Log records of WARNING and above emitted by the job's thread are also returned to the
 client in SERR, as distcc does ("failed to exec ...").
 
-Protocol 3 is rejected (as an unsupported version) until pump support lands; the reading
-of the request is split by version so that it slots in beside ``_read_v12``.
+Protocol 3 is rejected (a protocol error, logged) until pump support lands; ``_run``
+dispatches on the version so that a ``_serve_pump`` slots in beside ``_serve_plain``.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ log = logging.getLogger(__name__)
 
 # Linux's MAX_ARG_STRLEN and a share of ARG_MAX: exec would refuse more anyway.  256 MiB
 # for one preprocessed source, compressed or inflated, is ~10x the largest real ones.
-DAEMON_LIMITS = Limits(max_string=1 << 17, max_argc=1 << 14, max_bulk=1 << 28, max_version=2)
+DAEMON_LIMITS = Limits(max_string=1 << 17, max_argc=1 << 14, max_bulk=1 << 28, max_version=3)
+SERVED_VERSIONS = (1, 2)
 MAX_ARGV_BYTES = 1 << 21
 KILL_GRACE = 2.0
 
@@ -108,6 +110,7 @@ class JobContext:
     env: dict[str, str]
     clock: Callable[[], float]
     job_lifetime: float = 0.0
+    save_temps: bool = False  # DISTCC_SAVE_TEMPS=1: keep job directories (debugging)
     limits: Limits = DAEMON_LIMITS
     registry: ProcessRegistry = field(default_factory=ProcessRegistry)
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -213,6 +216,15 @@ def _read_argv(reader: Reader) -> list[str]:
 def _run(conn: Connection, ctx: JobContext, outcome: Outcome) -> None:
     reader = Reader(conn.rfile, ctx.limits)
     version = reader.read_version()
+    if version not in SERVED_VERSIONS:
+        raise ProtocolError(f"protocol {version} (pump mode) is not served by this daemon")
+    _serve_plain(conn, ctx, reader, version, outcome)
+
+
+def _serve_plain(
+    conn: Connection, ctx: JobContext, reader: Reader, version: int, outcome: Outcome
+) -> None:
+    """Protocols 1 and 2: ``ARGC``/``ARGV`` then ``DOTI`` (already preprocessed)."""
     argv = _read_argv(reader)
     command = prepare(argv)
     if isinstance(command, Refused):
@@ -225,7 +237,10 @@ def _run(conn: Connection, ctx: JobContext, outcome: Outcome) -> None:
     try:
         _compile_and_reply(conn, ctx, reader, version, command, program, job_dir, outcome)
     finally:
-        shutil.rmtree(job_dir, ignore_errors=True)
+        if ctx.save_temps:
+            log.info("DISTCC_SAVE_TEMPS: keeping %s", job_dir)
+        else:
+            shutil.rmtree(job_dir, ignore_errors=True)
 
 
 def _compile_and_reply(

@@ -73,7 +73,10 @@ def setup(level: int, log_stderr: bool, log_file: str | None) -> None:
         handler = logging.StreamHandler(sys.stderr)
     elif log_file:
         try:
-            handler = logging.FileHandler(log_file, encoding="utf-8", errors="replace")
+            # Watched: reopened when logrotate moves the file away.
+            handler = logging.handlers.WatchedFileHandler(
+                log_file, encoding="utf-8", errors="replace"
+            )
         except OSError as exc:
             problem = f"failed to open {log_file}: {exc.strerror}"
     logger = _reset(level)

@@ -160,6 +160,7 @@ def _serve(config: Config) -> int:
         env=env,
         clock=time.monotonic,
         job_lifetime=config.job_lifetime,
+        save_temps=env.get("DISTCC_SAVE_TEMPS") == "1",
     )
     if inetd:
         return _serve_inetd(ctx, acl if check_peer else None, io_timeout)

@@ -123,7 +123,7 @@ HOSTILE = {
     "wrong first token": b"GET / HTTP/1.0\r\n\r\n",
     "version 0": header(b"DIST", 0) + argv_packets(ARGV),
     "version 9": header(b"DIST", 9) + argv_packets(ARGV),
-    "version 3 not yet": header(b"DIST", 3) + argv_packets(ARGV),
+    "version 3 not yet": header(b"DIST", 3) + request_head(3, ARGV, "/tmp")[12:],
     "bad lzo": request_head(2, ARGV) + header(DOTI, 8) + b"\xff" * 8,
     "sh": request_v12(1, ["/bin/sh", "-c", "x.c", "-o", "x.o"], b"x"),
     "sh by name": request_v12(1, ["sh", "-c", "touch /tmp/pwned", "-c", "x.c"], b"x"),
