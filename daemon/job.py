@@ -32,13 +32,10 @@ dispatches on the version so that a ``_serve_pump`` slots in beside ``_serve_pla
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import select
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
 from collections.abc import Callable
@@ -57,6 +54,7 @@ from common.protocol import (
     compresses,
     reply_packets,
 )
+from daemon import runner
 from daemon.allowlist import CompilerPolicy, Refusal
 from daemon.command import Refused, ServerCommand, prepare
 from daemon.options import NOTICE
@@ -70,33 +68,6 @@ log = logging.getLogger(__name__)
 DAEMON_LIMITS = Limits(max_string=1 << 17, max_argc=1 << 14, max_bulk=1 << 28, max_version=3)
 SERVED_VERSIONS = (1, 2)
 MAX_ARGV_BYTES = 1 << 21
-KILL_GRACE = 2.0
-
-
-class ProcessRegistry:
-    """Process groups of running compilers, so that shutdown can kill them."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pids: set[int] = set()
-
-    def add(self, pid: int) -> None:
-        with self._lock:
-            self._pids.add(pid)
-
-    def discard(self, pid: int) -> None:
-        with self._lock:
-            self._pids.discard(pid)
-
-    def kill_all(self, sig: int = signal.SIGTERM) -> None:
-        with self._lock:
-            pids = list(self._pids)
-        for pid in pids:
-            _killpg(pid, sig)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._pids)
 
 
 @dataclass
@@ -112,7 +83,7 @@ class JobContext:
     job_lifetime: float = 0.0
     save_temps: bool = False  # DISTCC_SAVE_TEMPS=1: keep job directories (debugging)
     limits: Limits = DAEMON_LIMITS
-    registry: ProcessRegistry = field(default_factory=ProcessRegistry)
+    registry: runner.ProcessRegistry = field(default_factory=runner.ProcessRegistry)
     stopping: threading.Event = field(default_factory=threading.Event)
 
 
@@ -265,12 +236,22 @@ def _compile_and_reply(
             raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
         raise _Abort(Result.CLI_DISCONN, ExitCode.IO_ERROR, "client disconnected while queued")
     try:
-        status, result = _run_compiler(conn, ctx, argv, job_dir)
+        ran = runner.run(
+            argv,
+            env=ctx.env,
+            cwd=job_dir,
+            stdout_path=os.path.join(job_dir, "stdout"),
+            stderr_path=os.path.join(job_dir, "stderr"),
+            watch=conn,
+            registry=ctx.registry,
+            lifetime=ctx.job_lifetime,
+            clock=ctx.clock,
+        )
     finally:
         ctx.slots.release()
-    outcome.status = status
-    if result == Result.CLI_DISCONN:
-        raise _Abort(result, ExitCode.IO_ERROR, "client disconnected, compiler killed")
+    status = outcome.status = ran.status
+    if ran.ended == runner.Ended.CLIENT_GONE:
+        raise _Abort(Result.CLI_DISCONN, ExitCode.IO_ERROR, "client disconnected, compiler killed")
     if ctx.stopping.is_set() and os.WIFSIGNALED(status):
         # We killed it: no reply, so that the client retries elsewhere instead of
         # reporting a compiler crash.
@@ -288,9 +269,10 @@ def _compile_and_reply(
         obj=_read(output_path) if ok else b"",
     )
     conn.send(reply_packets(reply))
-    if result is None:
-        result = Result.COMPILE_OK if ok else Result.COMPILE_ERROR
-    outcome.result = result
+    if ran.ended == runner.Ended.TIMED_OUT:
+        outcome.result = Result.COMPILE_TIMEOUT
+    else:
+        outcome.result = Result.COMPILE_OK if ok else Result.COMPILE_ERROR
 
 
 def _read(path: str) -> bytes:
@@ -314,107 +296,3 @@ def _take_slot(conn: Connection, ctx: JobContext) -> bool:
             if conn.gone(events):
                 return False
     return False
-
-
-def _spawn(argv: list[str], env: dict[str, str], cwd: str, out_fd: int, err_fd: int) -> int:
-    """Start the compiler in its own session (so its whole group can be killed)."""
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=out_fd,
-        stderr=err_fd,
-        cwd=cwd,
-        env=env,
-        start_new_session=True,
-    )
-    # We reap the child ourselves (pidfd + waitpid, to keep the core-dump bit); tell the
-    # Popen object so that it never waits for that pid again.
-    proc.returncode = 0
-    return proc.pid
-
-
-def _start(argv: list[str], ctx: JobContext, job_dir: str) -> int | None:
-    """Start the compiler; on failure log distcc's "failed to exec" line, return None."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-    out_fd = os.open(os.path.join(job_dir, "stdout"), flags, 0o600)
-    err_fd = os.open(os.path.join(job_dir, "stderr"), flags, 0o600)
-    try:
-        try:
-            return _spawn(argv, ctx.env, job_dir, out_fd, err_fd)
-        except OSError as exc:
-            first = exc
-        base = argv[0].rsplit("/", 1)[-1]
-        if "/" in argv[0] and first.errno == errno.ENOENT and base:
-            try:  # distcc's dcc_execvp: an absolute compiler missing here, try PATH
-                return _spawn([base, *argv[1:]], ctx.env, job_dir, out_fd, err_fd)
-            except OSError:
-                pass
-        log.error("failed to exec %s: %s", argv[0], first.strerror)
-        return None
-    finally:
-        os.close(out_fd)
-        os.close(err_fd)
-
-
-def _run_compiler(
-    conn: Connection, ctx: JobContext, argv: list[str], job_dir: str
-) -> tuple[int, str | None]:
-    """Run to completion; returns (wait status, forced result or None)."""
-    pid = _start(argv, ctx, job_dir)
-    if pid is None:
-        return ExitCode.COMPILER_MISSING << 8, None
-    ctx.registry.add(pid)
-    try:
-        return _watch(conn, ctx, pid)
-    finally:
-        ctx.registry.discard(pid)
-
-
-def _watch(conn: Connection, ctx: JobContext, pid: int) -> tuple[int, str | None]:
-    pidfd = os.pidfd_open(pid)
-    try:
-        poller = select.poll()
-        poller.register(pidfd, select.POLLIN)
-        poller.register(conn.watch_fd, WATCH_EVENTS)
-        deadline = ctx.clock() + ctx.job_lifetime if ctx.job_lifetime > 0 else None
-        while True:
-            timeout = None if deadline is None else max(0.0, deadline - ctx.clock()) * 1000
-            events = poller.poll(timeout)
-            if not events:
-                log.error("compilation takes too long, timeout: killing %s", pid)
-                _stop(pid, pidfd)
-                return ExitCode.TIMEOUT << 8, Result.COMPILE_TIMEOUT
-            for fd, _ in events:
-                if fd == pidfd:
-                    return os.waitpid(pid, 0)[1], None
-            for fd, mask in events:
-                if fd == conn.watch_fd and conn.gone(mask):
-                    log.error("client fd disconnected, killing job")
-                    _stop(pid, pidfd)
-                    return 0, Result.CLI_DISCONN
-    finally:
-        os.close(pidfd)
-
-
-def _killpg(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
-    except PermissionError:
-        try:
-            os.kill(pid, sig)
-        except OSError:
-            pass
-
-
-def _stop(pid: int, pidfd: int) -> None:
-    """SIGTERM the compiler's process group, SIGKILL it if it lingers; reap it."""
-    _killpg(pid, signal.SIGTERM)
-    if not select.select([pidfd], [], [], KILL_GRACE)[0]:
-        _killpg(pid, signal.SIGKILL)
-        select.select([pidfd], [], [])
-    # The leader is a zombie until reaped, so its pid cannot be reused yet: kill whatever
-    # else is left in its group, then reap.
-    _killpg(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
