@@ -22,6 +22,10 @@ COMMANDS = {
 }
 
 
+def _site_dirs() -> list[str]:
+    return [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+
+
 def make_launchers(dest: Path, commands: dict[str, str] = COMMANDS) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name, target in commands.items():
@@ -31,6 +35,9 @@ def make_launchers(dest: Path, commands: dict[str, str] = COMMANDS) -> Path:
             f"#!{sys.executable} -S\n"
             "import sys\n"
             f"sys.path.insert(0, {str(REPO)!r})\n"
+            # -S skips site, so add the directories of installed libraries (lzo, ...) the
+            # way bin/distcc does.
+            f"sys.path.extend({_site_dirs()!r})\n"
             f"from {module} import {func}\n"
             f"sys.exit({func}())\n"
         )
