@@ -280,6 +280,13 @@ class Preprocessed:
         env = self.owner.env
         if job.dep is not None:
             self.dep_temp, dep_fd = sibling_temp(tmp, job.dep.path)
+            if job.dep.append:
+                # DEPENDENCIES_OUTPUT: gcc appends, so the temp starts as the old file.
+                try:
+                    with open(job.dep.path, "rb") as old:
+                        write_all(dep_fd, old.read())
+                except FileNotFoundError:
+                    pass
             os.close(dep_fd)
             argv, env = redirect_dep_output(argv, env, job.dep.path, self.dep_temp)
         self._err_path, self._err_fd = tmp.create("distcc_cpp_stderr_", ".txt")
