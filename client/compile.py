@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import os
 
-from common.compiler.rewrite import local_cpp_argv, plain_server_argv
-
 from client import log
 from client.outputs import move_into_place, sibling_temp, write_atomically
 from client.proc import spawn, wait, write_all
 from client.transport import Connection, TcpConnection, TransportError
 from common.compiler.job import preprocessed_extension
+from common.compiler.rewrite import local_cpp_argv, plain_server_argv
 from common.exitcodes import ExitCode, exit_code_from_wait_status
 from common.protocol import (
     DOTI,
