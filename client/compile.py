@@ -28,28 +28,19 @@ import os
 from client import log
 from client.outputs import move_into_place, sibling_temp, write_atomically
 from client.proc import spawn, wait, write_all
-from client.transport import Connection, TcpConnection, TransportError
 from common.compiler.job import preprocessed_extension
-from common.compiler.rewrite import local_cpp_argv, plain_server_argv
+from common.compiler.rewrite import local_cpp_argv
 from common.exitcodes import ExitCode, exit_code_from_wait_status
-from common.protocol import (
-    DOTI,
-    ProtocolError,
-    Reader,
-    Reply,
-    bulk_packet,
-    compresses,
-    read_reply,
-    request_head,
-)
 from common.values import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from client.config import Config
     from client.hosts import Host
     from client.proc import TempFiles
+    from client.remote import Connection, RemoteFailure
     from client.slots import FileSlots, _Held
     from common.compiler.job import CompileJob
+    from common.protocol import Reply
 
 
 class Fallback:
@@ -75,10 +66,6 @@ class Outcome:
         self.fallback = ""  # a Fallback / LocalReason value, "" when remote
         self.bytes_sent = 0
         self.bytes_received = 0
-
-
-class RemoteFailure(Exception):
-    """The host failed (transport, protocol, refusal): back it off, try another."""
 
 
 class Compiler:
@@ -135,15 +122,18 @@ class Compiler:
 
         cpp = Preprocessed(self, job)
         try:
-            # Connect and send the request head while cpp runs, as distcc does.
+            # Connect and send the request head while cpp runs, as distcc does; the
+            # network modules are imported only now, in the shadow of cpp.
             cpp.start()
+            from client import remote
+
             conn: Connection | RemoteFailure
             try:
-                conn = self._open(job, host)
-            except RemoteFailure as exc:
+                conn = remote.open_request(job, host, self.cfg)
+            except remote.RemoteFailure as exc:
                 conn = exc
             if not cpp.finish():
-                if isinstance(conn, Connection):
+                if not isinstance(conn, remote.RemoteFailure):
                     conn.close()
                 self.slots.release_remote()
                 cpp.discard()
@@ -152,10 +142,10 @@ class Compiler:
             while True:
                 tried.add(host.spec)
                 try:
-                    if isinstance(conn, RemoteFailure):
+                    if isinstance(conn, remote.RemoteFailure):
                         raise conn
-                    reply = self._exchange(job, host, conn, cpp)
-                except RemoteFailure as exc:
+                    reply = remote.exchange(conn, host, cpp.data(), self.outcome)
+                except remote.RemoteFailure as exc:
                     log.warning(f"failed to distribute {job.source} to {host.spec}: {exc}")
                     self.slots.backoff(host)
                     self.slots.release_remote()
@@ -167,8 +157,8 @@ class Compiler:
                         cpp.discard()
                         return self._run_in_localhost_slot(job)
                     try:
-                        conn = self._open(job, host)
-                    except RemoteFailure as exc2:
+                        conn = remote.open_request(job, host, self.cfg)
+                    except remote.RemoteFailure as exc2:
                         conn = exc2
                     continue
                 self.slots.release_remote()
@@ -189,35 +179,6 @@ class Compiler:
             return self._run_here(job.argv, capture=True)
         finally:
             self.slots.release_remote()
-
-    def _open(self, job: CompileJob, host: Host) -> Connection:
-        """Connect to ``host`` and send the request head (everything before DOTI)."""
-        try:
-            conn = TcpConnection(host.hostname, host.port, self.cfg.io_timeout, self.cfg.tcp_cork)
-        except TransportError as exc:
-            raise RemoteFailure(str(exc)) from None
-        try:
-            conn.cork(True)
-            conn.send(request_head(host.protocol, plain_server_argv(job)))
-        except TransportError as exc:
-            conn.close()
-            raise RemoteFailure(str(exc)) from None
-        return conn
-
-    def _exchange(self, job: CompileJob, host: Host, conn: Connection, cpp: Preprocessed) -> Reply:
-        """Send the preprocessed source and read the reply; closes ``conn``."""
-        version = host.protocol
-        try:
-            conn.send(bulk_packet(DOTI, cpp.data(), compresses(version)))
-            conn.cork(False)
-            reply = read_reply(Reader(conn), version)  # type: ignore[arg-type]
-        except (TransportError, ProtocolError, OSError) as exc:
-            raise RemoteFailure(str(exc) or type(exc).__name__) from None
-        finally:
-            self.outcome.bytes_sent += conn.bytes_sent
-            self.outcome.bytes_received += conn.bytes_received
-            conn.close()
-        return reply
 
     def _finish_remote(self, job: CompileJob, host: Host, cpp: Preprocessed, reply: Reply) -> int:
         remote_code = exit_code_from_wait_status(reply.status)

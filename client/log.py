@@ -86,3 +86,11 @@ def warning(msg: str) -> None:
 
 def error(msg: str) -> None:
     _get().error(msg)
+
+
+def shutdown() -> None:
+    """Flush and close the handlers, if logging was ever set up (before ``os._exit``)."""
+    if _logger is not None:
+        for handler in _logger.handlers:
+            handler.flush()
+            handler.close()

@@ -59,6 +59,24 @@ def _version_text() -> str:
     )
 
 
+def run() -> None:
+    """The launcher's entry point: ``main()``, then exit without interpreter teardown.
+
+    Tearing down the interpreter (module GC, atexit) costs ~2 ms per job for nothing: the
+    temporary files are already removed and the log is flushed here.
+    """
+    code = main()
+    from client import log
+
+    log.shutdown()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        pass
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv if argv is None else argv)
     env = dict(os.environ)
@@ -127,11 +145,10 @@ def _compile(argv0: str, args: list[str], env: dict[str, str]) -> int:
 def _run(
     argv: tuple[str, ...], env: dict[str, str], cfg: Config, tmp: TempFiles, recursion_local: bool
 ) -> int:
-    from common.compiler.classify import classify
-
     from client import log
     from client.compile import Compiler
     from client.slots import FileSlots
+    from common.compiler.classify import classify
     from common.compiler.job import RunLocally
 
     slots = FileSlots(cfg, env)

@@ -17,7 +17,7 @@ sys.path.insert(0, str(REPO))
 
 # command name -> "module:function"
 COMMANDS = {
-    "distcc": "client.main:main",
+    "distcc": "client.main:run",
     "distccd": "daemon.main:main",
 }
 

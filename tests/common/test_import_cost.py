@@ -43,6 +43,7 @@ HOT_MODULES = (
     "client.slots",
     "client.proc",
     "client.transport",
+    "client.remote",
     "client.outputs",
     "client.log",
 )
