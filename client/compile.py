@@ -30,15 +30,16 @@ from client.outputs import move_into_place, sibling_temp, write_atomically
 from client.proc import spawn, wait, write_all
 from common.compiler.job import preprocessed_extension
 from common.compiler.rewrite import local_cpp_argv
-from common.exitcodes import ExitCode, exit_code_from_wait_status
+from common.exitcodes import DistccError, ExitCode, exit_code_from_wait_status
 from common.values import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from client.config import Config
     from client.hosts import Host
     from client.proc import TempFiles
-    from client.remote import Connection, RemoteFailure
+    from client.remote import RemoteFailure
     from client.slots import FileSlots, _Held
+    from client.transport import Connection
     from common.compiler.job import CompileJob
     from common.protocol import Reply
 
@@ -52,16 +53,31 @@ class Fallback:
     CPP_FAILED = "cpp-failed"  # local preprocessing failed: the user's error
     REMOTE_ERROR_RETRY = "remote-error-retried"  # remote compile failed, retried here
     SPLIT_DWARF = "split-dwarf"  # protocols 1-3 cannot return a .dwo
+    # Pump mode demoted to plain mode for one job:
+    PUMP_PREPROCESSED = "pump-preprocessed-input"  # a .i/.ii source (ccache)
+    PUMP_CPATH = "pump-cpath-set"  # CPATH, C_INCLUDE_PATH or CPLUS_INCLUDE_PATH
+    PUMP_NO_INCLUDE_SERVER = "pump-no-include-server"  # INCLUDE_SERVER_PORT unset
+    PUMP_NOT_COVERED = "pump-not-covered"  # the include server could not help
     # Plus every LocalReason of the command-line model (not-compile, preprocess-only...).
 
 
 class Outcome:
     """What happened to the job, for the summary log line and for pump's counts."""
 
-    __slots__ = ("bytes_received", "bytes_sent", "fallback", "host", "where")
+    __slots__ = (
+        "bytes_received",
+        "bytes_sent",
+        "fallback",
+        "host",
+        "mode",
+        "pump_fallback",
+        "where",
+    )
 
     def __init__(self) -> None:
         self.where = "local"  # "remote" or "local"
+        self.mode = ""  # for remote jobs: "pump" or "plain"
+        self.pump_fallback = ""  # why a pump host got a plain-mode job
         self.host = ""
         self.fallback = ""  # a Fallback / LocalReason value, "" when remote
         self.bytes_sent = 0
@@ -117,51 +133,38 @@ class Compiler:
         host = self.slots.acquire_remote()
         if host is None:
             return self.run_local(job.argv, Fallback.NO_HOSTS)
-        if host.is_local:
-            return self._run_in_localhost_slot(job)
-
         cpp = Preprocessed(self, job)
+        tried: set[str] = set()
         try:
-            # Connect and send the request head while cpp runs, as distcc does; the
-            # network modules are imported only now, in the shadow of cpp.
-            cpp.start()
-            from client import remote
-
-            conn: Connection | RemoteFailure
-            try:
-                conn = remote.open_request(job, host, self.cfg)
-            except remote.RemoteFailure as exc:
-                conn = exc
-            if not cpp.finish():
-                if not isinstance(conn, remote.RemoteFailure):
-                    conn.close()
-                self.slots.release_remote()
-                cpp.discard()
-                return self.run_local(job.argv, Fallback.CPP_FAILED)
-            tried: set[str] = set()
-            while True:
+            while host is not None:
+                if host.is_local:
+                    cpp.discard()
+                    return self._run_in_localhost_slot(job)
                 tried.add(host.spec)
+                from client import remote  # in the shadow of cpp or of the include server
+
                 try:
-                    if isinstance(conn, remote.RemoteFailure):
-                        raise conn
-                    reply = remote.exchange(conn, host, cpp.data(), self.outcome)
+                    if host.protocol == 3 and self._pump_possible(job):
+                        reply = self._pump_attempt(job, host)
+                        if reply is not None:
+                            self.slots.release_remote()
+                            return self._finish_remote(job, host, None, reply)
+                    if not cpp.started:
+                        code = self._preprocess_and_open(job, host, cpp)
+                        if isinstance(code, int):
+                            return code
+                        conn: Connection = code
+                    else:
+                        conn = remote.open_request(job, host, self.cfg, min(host.protocol, 2))
+                    reply = remote.exchange(conn, min(host.protocol, 2), cpp.data(), self.outcome)
                 except remote.RemoteFailure as exc:
                     log.warning(f"failed to distribute {job.source} to {host.spec}: {exc}")
                     self.slots.backoff(host)
                     self.slots.release_remote()
-                    next_host = self.slots.acquire_remote(exclude=tried)
-                    if next_host is None:
-                        break
-                    host = next_host
-                    if host.is_local:
-                        cpp.discard()
-                        return self._run_in_localhost_slot(job)
-                    try:
-                        conn = remote.open_request(job, host, self.cfg)
-                    except remote.RemoteFailure as exc2:
-                        conn = exc2
+                    host = self.slots.acquire_remote(exclude=tried)
                     continue
                 self.slots.release_remote()
+                self.outcome.mode = "plain"
                 return self._finish_remote(job, host, cpp, reply)
             cpp.discard()
             if not self.cfg.fallback:
@@ -172,6 +175,77 @@ class Compiler:
         finally:
             cpp.discard()
 
+    def _preprocess_and_open(
+        self, job: CompileJob, host: Host, cpp: Preprocessed
+    ) -> Connection | int:
+        """Run cpp while connecting and sending the request head, as distcc does.
+
+        Returns the open connection, or the exit code of the local compile that replaced
+        the job because cpp failed (the user's error: no host is blamed).
+        """
+        from client import remote
+
+        cpp.start()
+        conn: Connection | RemoteFailure
+        try:
+            conn = remote.open_request(job, host, self.cfg, min(host.protocol, 2))
+        except remote.RemoteFailure as exc:
+            conn = exc
+        if not cpp.finish():
+            if not isinstance(conn, remote.RemoteFailure):
+                conn.close()
+            self.slots.release_remote()
+            cpp.discard()
+            return self.run_local(job.argv, Fallback.CPP_FAILED)
+        if isinstance(conn, remote.RemoteFailure):
+            raise conn
+        return conn
+
+    def _pump_possible(self, job: CompileJob) -> bool:
+        """Can this job use pump mode at all?  If not, record why (plain mode follows)."""
+        reason = ""
+        if job.preprocessed:
+            reason = Fallback.PUMP_PREPROCESSED
+        elif self.cfg.pump_disabled_by_env:
+            reason = Fallback.PUMP_CPATH
+        elif not self.cfg.include_server_port:
+            reason = Fallback.PUMP_NO_INCLUDE_SERVER
+        if reason:
+            self._pump_fallback(reason, reason)
+            return False
+        return True
+
+    def _pump_fallback(self, reason: str, detail: str) -> None:
+        """Record a demotion to plain mode; under ``pump --strict`` it fails the job."""
+        self.outcome.pump_fallback = reason
+        if self.env.get("DISTCC_PUMP_STRICT") == "1":
+            raise DistccError(
+                ExitCode.DISTCC_FAILED, f"pump mode not possible ({detail}) and --strict is set"
+            )
+
+    def _pump_attempt(self, job: CompileJob, host: Host) -> Reply | None:
+        """Protocol 3 with the include server's closure; None means "use plain mode"."""
+        from client import pumpmode, remote
+
+        port = self.cfg.include_server_port or ""
+        cwd = os.getcwd()
+        try:
+            with self.slots.local_cpp():
+                paths = pumpmode.ask_include_server(port, cwd, job.argv)
+        except pumpmode.NotCovered as exc:
+            self._pump_fallback(Fallback.PUMP_NOT_COVERED, str(exc))
+            log.warning(f"{exc}; preprocessing locally")
+            return None
+        try:
+            payload = pumpmode.request(job, cwd, paths)
+        except OSError as exc:
+            self._pump_fallback(Fallback.PUMP_NOT_COVERED, str(exc))
+            log.warning(f"failed to read the include server's files: {exc}; preprocessing locally")
+            return None
+        reply = remote.send_whole(job, host, self.cfg, payload, 3, self.outcome)
+        self.outcome.mode = "pump"
+        return reply
+
     def _run_in_localhost_slot(self, job: CompileJob) -> int:
         self.outcome.where = "local"
         self.outcome.fallback = Fallback.LOCALHOST_SLOT
@@ -180,26 +254,33 @@ class Compiler:
         finally:
             self.slots.release_remote()
 
-    def _finish_remote(self, job: CompileJob, host: Host, cpp: Preprocessed, reply: Reply) -> int:
+    def _finish_remote(
+        self, job: CompileJob, host: Host, cpp: Preprocessed | None, reply: Reply
+    ) -> int:
         remote_code = exit_code_from_wait_status(reply.status)
+        cpp_stderr = cpp.stderr if cpp is not None else b""
         if reply.status == 0:
             write_atomically(self.tmp, job.output, reply.obj)
-            cpp.commit_dep()
+            if cpp is not None:
+                cpp.commit_dep()
+            elif job.dep is not None and reply.dotd is not None:
+                self._write_dotd(job, reply.dotd)
             if reply.stdout:
                 write_all(1, reply.stdout)
-            if cpp.stderr or reply.stderr:
-                write_all(2, cpp.stderr + reply.stderr)
+            if cpp_stderr or reply.stderr:
+                write_all(2, cpp_stderr + reply.stderr)
             self.slots.enjoyed(host)
             self.outcome.where = "remote"
             self.outcome.host = host.spec
             self.outcome.fallback = ""
             return 0
-        cpp.discard()
+        if cpp is not None:
+            cpp.discard()
         if self.cfg.skip_local_retry or not self.cfg.fallback:
             if not self.cfg.fallback:
                 log.warning("remote compile failed and fallbacks are disabled")
             write_all(1, reply.stdout)
-            write_all(2, cpp.stderr + reply.stderr)
+            write_all(2, cpp_stderr + reply.stderr)
             self.outcome.where = "remote"
             self.outcome.host = host.spec
             return remote_code
@@ -212,6 +293,16 @@ class Compiler:
             )
             self.slots.backoff(host)
         return local_code
+
+    def _write_dotd(self, job: CompileJob, dotd: bytes) -> None:
+        assert job.dep is not None
+        if job.dep.append:
+            try:
+                with open(job.dep.path, "rb") as f:
+                    dotd = f.read() + dotd
+            except FileNotFoundError:
+                pass
+        write_atomically(self.tmp, job.dep.path, dotd)
 
 
 class Preprocessed:
@@ -228,10 +319,12 @@ class Preprocessed:
         self._err_fd = -1
         self._err_path = ""
         self._cpp_lock: _Held
+        self.started = False
 
     def start(self) -> None:
         """Start cpp in the background (unless the source is already preprocessed)."""
         job, tmp = self.job, self.owner.tmp
+        self.started = True
         if job.preprocessed:
             return
         self.i_path, i_fd = tmp.create("distcc_", preprocessed_extension(job.language))

@@ -19,6 +19,7 @@ from common.values import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from client.compile import Outcome
     from client.config import Config
     from client.proc import TempFiles
 
@@ -163,6 +164,9 @@ def _run(
     else:
         code = compiler.compile(job)
     out = compiler.outcome
+    stats_file = env.get("DISTCC_STATS_FILE")
+    if stats_file:
+        _record(stats_file, out, code)
     log.info(
         f"{' '.join(argv[:1])} {getattr(job, 'source', '')}: {out.where}"
         + (f" on {out.host}" if out.host else "")
@@ -170,3 +174,27 @@ def _run(
         + f" exit {code}"
     )
     return code
+
+
+def _record(path: str, out: Outcome, code: int) -> None:
+    """Append this job's outcome to pump's stats file: one tab-separated line, one write."""
+    line = "\t".join(
+        (
+            out.where,
+            out.mode or "-",
+            out.fallback or "-",
+            out.pump_fallback or "-",
+            str(out.bytes_sent),
+            str(out.bytes_received),
+            str(code),
+            out.host or "-",
+        )
+    )
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, (line + "\n").encode())
+        finally:
+            os.close(fd)
+    except OSError:
+        pass

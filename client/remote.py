@@ -30,33 +30,49 @@ if TYPE_CHECKING:
     from client.hosts import Host
     from common.compiler.job import CompileJob
 
-__all__ = ["Connection", "RemoteFailure", "exchange", "open_request"]
+__all__ = ["Connection", "RemoteFailure", "connect", "exchange", "open_request", "send_whole"]
 
 
 class RemoteFailure(Exception):
     """The host failed (transport, protocol, refusal): back it off, try another."""
 
 
-def open_request(job: CompileJob, host: Host, cfg: Config) -> Connection:
-    """Connect to ``host`` and send the request head (everything before DOTI)."""
+def connect(host: Host, cfg: Config) -> Connection:
     try:
-        conn = TcpConnection(host.hostname, host.port, cfg.io_timeout, cfg.tcp_cork)
+        return TcpConnection(host.hostname, host.port, cfg.io_timeout, cfg.tcp_cork)
     except TransportError as exc:
         raise RemoteFailure(str(exc)) from None
+
+
+def open_request(job: CompileJob, host: Host, cfg: Config, version: int) -> Connection:
+    """Connect to ``host`` and send a protocol 1/2 request head (everything before DOTI)."""
+    conn = connect(host, cfg)
     try:
         conn.cork(True)
-        conn.send(request_head(host.protocol, plain_server_argv(job)))
+        conn.send(request_head(version, plain_server_argv(job)))
     except TransportError as exc:
         conn.close()
         raise RemoteFailure(str(exc)) from None
     return conn
 
 
-def exchange(conn: Connection, host: Host, preprocessed: bytes, outcome: Outcome) -> Reply:
+def exchange(conn: Connection, version: int, preprocessed: bytes, outcome: Outcome) -> Reply:
     """Send the preprocessed source and read the reply; always closes ``conn``."""
-    version = host.protocol
+    return _finish(conn, bulk_packet(DOTI, preprocessed, compresses(version)), version, outcome)
+
+
+def send_whole(
+    job: CompileJob, host: Host, cfg: Config, payload: bytes, version: int, outcome: Outcome
+) -> Reply:
+    """Connect, send a complete request (protocol 3), read the reply."""
+    conn = connect(host, cfg)
+    conn.cork(True)
+    return _finish(conn, payload, version, outcome)
+
+
+def _finish(conn: Connection, payload: bytes, version: int, outcome: Outcome) -> Reply:
     try:
-        conn.send(bulk_packet(DOTI, preprocessed, compresses(version)))
+        conn.send(payload)
         conn.cork(False)
         return read_reply(Reader(conn), version)  # type: ignore[arg-type]
     except (TransportError, ProtocolError, OSError) as exc:
