@@ -1,0 +1,259 @@
+"""The include closure of one translation unit: every file the compiler could open.
+
+Purpose: starting from the source file and the forced includes, follow every directive of
+every file (all ``#if`` branches), expand computed includes with every definition the unit
+can see, and collect what a remote compile needs: each file with its size and digest, the
+symlinks crossed, the directories that must exist, and what could not be covered.
+
+Invariants:
+- Sound: the closure is a superset of what any ``#if`` outcome makes the compiler open
+  (checked against ``gcc -M`` by the differential tests).  What cannot be known soundly is a
+  ``NotCovered`` entry (file, line, reason), and a closure with any is not to be used.
+- Computed includes are expanded with the unit's own definitions (its closure, ``-D``, the
+  compiler's predefined macros) to a fixed point: a newly reached file may define more.
+- ``deps`` lists every canonical path consulted (misses included): a file-system event on any
+  other path cannot change this closure.
+- Pure over its inputs: the file-system view, the resolver and the predefined macros.
+
+Vocabulary:
+- *node*: (canonical file, canonical directory it was opened from, chain position); the
+  same file reached from two directories is two nodes (its quote includes differ).
+- *system*: found in a system directory (``-isystem``, defaults, ``-idirafter``), as gcc's
+  ``-MM`` understands it; *default*: under a compiler default directory (stock pump mode
+  never ships those).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from include_server import macros
+from include_server.filesystem import FileSystemView, Walk
+from include_server.resolve import Resolver
+from include_server.scanner import Define, IncludeKind
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    path: str  # canonical
+    size: int
+    digest: str
+    system: bool
+    default: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NotCovered:
+    file: str
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    file: str
+    line: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Closure:
+    source: str
+    files: tuple[FileEntry, ...]  # the source first
+    symlinks: tuple[tuple[str, str], ...]
+    must_exist: tuple[str, ...]
+    missing: tuple[Missing, ...]
+    not_covered: tuple[NotCovered, ...]
+    default_dirs: tuple[str, ...]  # canonical
+    search_dirs: tuple[str, ...]  # canonical, existing, in chain order
+    edges: tuple[tuple[str, str], ...]  # (includer, included), first discovery of each file
+    deps: frozenset[str] = field(repr=False)
+    cacheable: bool = True
+
+    @property
+    def covered(self) -> bool:
+        return not self.not_covered
+
+
+Node = tuple[str, str, int]  # canonical file, includer dir, chain index
+
+
+@dataclass
+class _State:
+    nodes: set[Node] = field(default_factory=set)
+    order: list[str] = field(default_factory=list)
+    edges: list[tuple[str, str]] = field(default_factory=list)
+    system: dict[str, bool] = field(default_factory=dict)
+    deps: set[str] = field(default_factory=set)
+    walks: list[Walk] = field(default_factory=list)
+    missing: list[Missing] = field(default_factory=list)
+    not_covered: list[NotCovered] = field(default_factory=list)
+    computed: list[tuple[Node, str, int, bool, bool]] = field(default_factory=list)
+    defines: list[Define] = field(default_factory=list)
+    cacheable: bool = True
+
+
+def compute(
+    source: str,
+    fs: FileSystemView,
+    resolver: Resolver,
+    predefined: Iterable[Define] = (),
+) -> Closure:
+    """The closure of ``source`` (absolute or relative to the config's cwd)."""
+    config = resolver.config
+    st = _State()
+    st.deps.update(resolver.deps)
+    st.walks.extend(resolver.chain_walks)
+    for problem in config.problems:
+        st.not_covered.append(NotCovered("<command line>", 0, problem))
+    work: list[tuple[Node, bool]] = []
+
+    def add(walk: Walk, index: int, system: bool, parent: str = "") -> None:
+        assert walk.canonical is not None
+        if walk.symlinks or "/.." in walk.path:
+            # gcc looks for quote includes next to the path it opened, not the link target.
+            dir_walk = fs.walk(os.path.dirname(walk.path))
+            st.deps.update(dir_walk.deps)
+            directory = dir_walk.canonical or os.path.dirname(walk.canonical)
+        else:
+            directory = os.path.dirname(walk.canonical)
+        node = (walk.canonical, directory, index)
+        st.walks.append(walk)
+        if walk.canonical not in st.system:
+            st.order.append(walk.canonical)
+            st.edges.append((parent, walk.canonical))
+            st.system[walk.canonical] = system
+        elif not system:
+            st.system[walk.canonical] = False
+        if node not in st.nodes:
+            st.nodes.add(node)
+            work.append((node, system))
+
+    src_walk = fs.walk(os.path.join(config.cwd, source))
+    st.deps.update(src_walk.deps)
+    if src_walk.canonical is None or src_walk.kind != "file":
+        st.not_covered.append(NotCovered(source, 0, "source file not found"))
+    else:
+        add(src_walk, -1, False)
+    for forced in config.forced_includes:
+        res = resolver.resolve(IncludeKind.QUOTE, forced, False, resolver.cwd, -1)
+        st.deps.update(res.deps)
+        if res.hit is None:
+            st.missing.append(Missing("<command line>", 0, forced))
+        else:
+            add(res.hit.walk, res.hit.chain_index, res.hit.system)
+
+    # gcc (and clang on glibc systems) pre-include <stdc-predef.h> unless -nostdinc: it is
+    # looked up like an angle include and silently skipped when absent.
+    predef = resolver.resolve(IncludeKind.ANGLE, "stdc-predef.h", False, resolver.cwd, -1)
+    st.deps.update(predef.deps)
+    if predef.hit is not None:
+        add(predef.hit.walk, predef.hit.chain_index, predef.hit.system)
+    seen_sizes = (-1, -1)
+    problems: list[NotCovered] = []
+    while True:
+        while work:
+            (path, directory, index), system = work.pop()
+            try:
+                data = fs.read(path)
+            except OSError as exc:
+                st.not_covered.append(NotCovered(path, 0, f"cannot read: {exc.strerror}"))
+                continue
+            st.deps.add(path)
+            if not data.stable:
+                st.cacheable = False
+            st.defines.extend(data.scan.defines)
+            for inc in data.scan.includes:
+                if inc.kind == IncludeKind.COMPUTED:
+                    st.computed.append(
+                        ((path, directory, index), inc.text, inc.line, inc.next, system)
+                    )
+                    continue
+                res = resolver.resolve(inc.kind, inc.text, inc.next, directory, index)
+                st.deps.update(res.deps)
+                if res.hit is None:
+                    if not inc.probe_only:
+                        st.missing.append(Missing(path, inc.line, inc.text))
+                    continue
+                hit = res.hit
+                add(
+                    hit.walk, hit.chain_index, hit.system or (hit.chain_index < 0 and system), path
+                )
+        if not st.computed or (len(st.defines), len(st.computed)) == seen_sizes:
+            break
+        seen_sizes = (len(st.defines), len(st.computed))
+        problems = _expand_computed(st, resolver, predefined, add)
+        if not work:
+            break
+    st.not_covered.extend(problems)
+
+    files: list[FileEntry] = []
+    default_prefixes = tuple(d.rstrip("/") + "/" for d in resolver.default_dirs)
+    for path in st.order:
+        try:
+            data = fs.read(path)
+        except OSError:
+            continue
+        files.append(
+            FileEntry(
+                path, data.size, data.digest, st.system[path], path.startswith(default_prefixes)
+            )
+        )
+    symlinks: dict[str, str] = {}
+    through: dict[str, None] = {}
+    for w in st.walks:
+        for link, target in w.symlinks:
+            symlinks.setdefault(link, target)
+        for d in w.through_dirs:
+            through.setdefault(d, None)
+    must_exist = dict(through)
+    for c in resolver.chain:
+        if c.role != "default":
+            must_exist.setdefault(c.canonical, None)
+    return Closure(
+        source=src_walk.canonical or source,
+        files=tuple(files),
+        symlinks=tuple(sorted(symlinks.items())),
+        must_exist=tuple(must_exist),
+        missing=tuple(st.missing),
+        not_covered=tuple(st.not_covered),
+        default_dirs=resolver.default_dirs,
+        search_dirs=tuple(c.canonical for c in resolver.chain),
+        edges=tuple(st.edges),
+        deps=frozenset(st.deps),
+        cacheable=st.cacheable,
+    )
+
+
+def _expand_computed(
+    st: _State,
+    resolver: Resolver,
+    predefined: Iterable[Define],
+    add: Callable[[Walk, int, bool, str], None],
+) -> list[NotCovered]:
+    """Resolve every computed include with the current table; return what stays uncovered."""
+    problems: list[NotCovered] = []
+    cmdline = [
+        Define(name, None, value, 0) for name, value in resolver.config.defines if value is not None
+    ]
+    table = macros.build_table([*predefined, *cmdline, *st.defines])
+    for (path, directory, index), text, line, is_next, system in st.computed:
+        try:
+            names = macros.header_names(text, table)
+        except macros.ExpansionTooLarge as exc:
+            problems.append(NotCovered(path, line, f"computed include {text!r}: {exc}"))
+            continue
+        if not names:
+            reason = f"computed include {text!r} expands to no header name"
+            if all((n.file, n.line) != (path, line) for n in problems):
+                problems.append(NotCovered(path, line, reason))
+            continue
+        for kind, name in sorted(names):
+            res = resolver.resolve(kind, name, is_next, directory, index)
+            st.deps.update(res.deps)
+            if res.hit is not None:
+                hit = res.hit
+                add(hit.walk, hit.chain_index, hit.system or (hit.chain_index < 0 and system), path)
+    return problems
