@@ -178,9 +178,7 @@ def compute(
                         st.missing.append(Missing(path, inc.line, inc.text))
                     continue
                 hit = res.hit
-                add(
-                    hit.walk, hit.chain_index, hit.system or (hit.chain_index < 0 and system), path
-                )
+                add(hit.walk, hit.chain_index, hit.system or (hit.chain_index < 0 and system), path)
         if not st.computed or (len(st.defines), len(st.computed)) == seen_sizes:
             break
         seen_sizes = (len(st.defines), len(st.computed))

@@ -107,9 +107,12 @@ def _match(word: str) -> tuple[OptionSpec, str | None, int] | None:
             return spec, word[len(sp) + 1 :], 1
         if word == sp and spec.shape != _S.JOINED:
             return spec, None, 2
-        if word.startswith(sp) and spec.shape in (_S.JOINED, _S.JOINED_OR_SEPARATE):
-            if best is None or len(sp) > len(best[0].spelling):
-                best = (spec, word[len(sp) :], 1)
+        if (
+            word.startswith(sp)
+            and spec.shape in (_S.JOINED, _S.JOINED_OR_SEPARATE)
+            and (best is None or len(sp) > len(best[0].spelling))
+        ):
+            best = (spec, word[len(sp) :], 1)
     return best
 
 
@@ -127,8 +130,6 @@ def _interim_classify(argv: tuple[str, ...]) -> CompileJob | RunLocally:
         if m is None:
             if not word.startswith("-"):
                 sources.append((i, word))
-            elif word.startswith("-I"):
-                pass
             i += 1
             continue
         spec, value, words = m

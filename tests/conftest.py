@@ -19,6 +19,8 @@ sys.path.insert(0, str(REPO))
 COMMANDS = {
     "distcc": "client.main:main",
     "distccd": "daemon.main:main",
+    "include-server": "include_server.server:main",
+    "include-analysis": "include_server.analysis_cli:main",
 }
 
 
