@@ -97,8 +97,8 @@ class Analyzer:
     def on_event(self, path: str) -> int:
         """A file-system event on ``path``; returns how many closures were dropped."""
         self.counters["events"] += 1
-        self.fs.forget(path)
-        self._resolvers.clear()
+        if self.fs.forget(path):
+            self._resolvers.clear()
         stale = [k for k, c in self._closures.items() if path in c.deps]
         for k in stale:
             del self._closures[k]

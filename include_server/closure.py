@@ -77,7 +77,22 @@ class Closure:
         return not self.not_covered
 
 
-Node = tuple[str, str, int]  # canonical file, includer dir, chain index
+Node = tuple[str, str, int]
+
+# Macros the preprocessor defines per position: their value is not in any table.
+_DYNAMIC = frozenset(
+    {
+        "__FILE__",
+        "__BASE_FILE__",
+        "__FILE_NAME__",
+        "__LINE__",
+        "__COUNTER__",
+        "__INCLUDE_LEVEL__",
+        "__TIMESTAMP__",
+        "__DATE__",
+        "__TIME__",
+    }
+)  # canonical file, includer dir, chain index
 
 
 @dataclass
@@ -243,10 +258,18 @@ def _expand_computed(
         except macros.ExpansionTooLarge as exc:
             problems.append(NotCovered(path, line, f"computed include {text!r}: {exc}"))
             continue
-        if not names:
-            reason = f"computed include {text!r} expands to no header name"
+        dynamic = _DYNAMIC.intersection(macros.identifiers(text, table))
+        if dynamic:
+            reason = f"computed include {text!r} uses {', '.join(sorted(dynamic))}"
             if all((n.file, n.line) != (path, line) for n in problems):
                 problems.append(NotCovered(path, line, reason))
+            continue
+        if not names:
+            # No definition the unit can see makes a header name: the line is dead code or
+            # a compile error under every configuration, so it opens nothing.
+            entry = Missing(path, line, f"computed include {text!r}: no header name")
+            if entry not in st.missing:
+                st.missing.append(entry)
             continue
         for kind, name in sorted(names):
             res = resolver.resolve(kind, name, is_next, directory, index)

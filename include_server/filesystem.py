@@ -207,14 +207,27 @@ class FileSystemView:
         return result
 
     # -- invalidation -----------------------------------------------------------------
-    def forget(self, path: str) -> None:
-        """Drop everything known about ``path`` and below it; derived walks all go."""
-        prefix = path.rstrip("/") + "/"
-        for table in (self._lstat, self._links, self._files):
-            stale = [k for k in table if k == path or k.startswith(prefix)]
-            for k in stale:
-                del table[k]
+    def forget(self, path: str) -> bool:
+        """Drop everything known about ``path`` and below it; derived walks all go.
+
+        Returns False, doing nothing, when ``path`` was never looked at: every walk
+        ``lstat``-s each component it crosses, so nothing known can lie below such a path
+        (the common case of object files written next to sources).
+        """
+        info = self._lstat.get(path, False)
+        if info is False:
+            return False
+        del self._lstat[path]
+        self._links.pop(path, None)
+        self._files.pop(path, None)
+        if info is not None and info.kind == Kind.DIR:
+            prefix = path.rstrip("/") + "/"
+            for table in (self._lstat, self._links, self._files):
+                stale = [k for k in table if k.startswith(prefix)]
+                for k in stale:
+                    del table[k]
         self._walks.clear()
+        return True
 
     def forget_all(self) -> None:
         self._lstat.clear()

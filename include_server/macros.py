@@ -73,6 +73,20 @@ def header_names(text: str, table: MacroTable) -> set[tuple[str, str]]:
     return names
 
 
+def identifiers(text: str, table: MacroTable) -> set[str]:
+    """Every identifier that appears in ``text`` or in any expansion step of it."""
+    seen: set[str] = set()
+    todo = [t[0] for t in tokenize(text)]
+    while todo:
+        name = todo.pop()
+        if name in seen or not _IDENT.match(name):
+            continue
+        seen.add(name)
+        for d in table.get(name, ()):
+            todo.extend(t[0] for t in tokenize(d.body))
+    return seen
+
+
 def _as_header_names(tokens: Sequence[Token]) -> list[tuple[str, str]]:
     if not tokens:
         return []

@@ -17,17 +17,32 @@ TESTDATA = Path(__file__).resolve().parents[2] / "testdata" / "include_server"
 # case dir, cwd (relative to the case), compile args, files that must be in the closure,
 # files that must not be (gcc would not open them).
 CASES = [
-    ("computed", ".", ["-Iinc", "main.c"],
-     ["config.h", "plat_a.h", "plat_b.h", "plat_x.h", "plat_y.h", "inc/angled.h"], []),
+    (
+        "computed",
+        ".",
+        ["-Iinc", "main.c"],
+        ["config.h", "plat_a.h", "plat_b.h", "plat_x.h", "plat_y.h", "inc/angled.h"],
+        [],
+    ),
     ("computed", ".", ["-Iinc", "-DUSE_A", "main.c"], ["plat_a.h", "plat_x.h"], []),
-    ("next", ".", ["-Ia", "-Ib", "-Ic", "main.c"],
-     ["a/w.h", "b/w.h", "c/w.h", "a/limits.h", "/usr/include/limits.h"], []),
+    (
+        "next",
+        ".",
+        ["-Ia", "-Ib", "-Ic", "main.c"],
+        ["a/w.h", "b/w.h", "c/w.h", "a/limits.h", "/usr/include/limits.h"],
+        [],
+    ),
     ("symlinks", ".", ["main.c"], ["real/hdr.h", "farm/sibling.h", "real/subdir/x.h"], []),
     ("dotdot", ".", ["main.c"], ["up.h"], []),
     ("dirheader", ".", ["-Id1", "-Id2", "main.c"], ["d2/thing.h"], []),
     ("samename", ".", ["-Ione", "-Itwo", "main.c"], ["one/common.h"], ["two/common.h"]),
-    ("idash", ".", ["-Iq", "-I-", "-Ib", "src/main.c"], ["q/local.h", "b/b.h"],
-     ["src/local.h", "q/b.h"]),
+    (
+        "idash",
+        ".",
+        ["-Iq", "-I-", "-Ib", "src/main.c"],
+        ["q/local.h", "b/b.h"],
+        ["src/local.h", "q/b.h"],
+    ),
     ("if0", ".", ["main.c"], [], []),
     ("names", ".", ["main.c"], ["smart1,2.h", "with space.h"], []),
     ("comments", ".", ["main.c"], ["yes.h", "cont.h", "after_string.h", "latin1.h"], []),
@@ -45,14 +60,16 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def gcc_deps(args: list[str], cwd: Path) -> set[str]:
-    out = subprocess.run(["gcc", "-M", *args], cwd=cwd, capture_output=True, text=True,
-                         errors="replace", check=True).stdout
+    out = subprocess.run(
+        ["gcc", "-M", *args], cwd=cwd, capture_output=True, text=True, errors="replace", check=True
+    ).stdout
     return {os.path.realpath(os.path.join(cwd, d)) for d in parse_make_deps(out)}
 
 
 @pytest.mark.parametrize(("case", "cwd", "args", "present", "absent"), CASES)
-def test_case(tree: Path, case: str, cwd: str, args: list[str], present: list[str],
-              absent: list[str]) -> None:
+def test_case(
+    tree: Path, case: str, cwd: str, args: list[str], present: list[str], absent: list[str]
+) -> None:
     where = (tree / case / cwd).resolve()
     analysis = Analyzer().analyze(["gcc", "-c", *args], str(where))
     closure = analysis.closure
@@ -97,13 +114,28 @@ def test_absolute_include(tmp_path: Path) -> None:
     assert str(header) in {f.path for f in closure.files}
 
 
-def test_unresolvable_computed_include_is_not_covered(tmp_path: Path) -> None:
-    (tmp_path / "main.c").write_text("#include NOWHERE_DEFINED\n")
+def test_computed_include_of_file_position_macro_is_not_covered(tmp_path: Path) -> None:
+    (tmp_path / "main.c").write_text("int x;\n#define SELF __FILE__\n#include SELF\n")
     closure = Analyzer().analyze(["gcc", "-c", "main.c"], str(tmp_path)).closure
     assert closure is not None and not closure.covered
     (entry,) = closure.not_covered
-    assert (entry.file, entry.line) == (str(tmp_path / "main.c"), 1)
-    assert "NOWHERE_DEFINED" in entry.reason
+    assert (entry.file, entry.line) == (str(tmp_path / "main.c"), 3)
+    assert "__FILE__" in entry.reason
+
+
+def test_computed_include_without_any_definition_opens_nothing(tmp_path: Path) -> None:
+    # lua.h: "#if defined(LUA_USER_H) / #include LUA_USER_H": dead unless someone defines it.
+    (tmp_path / "main.c").write_text("#include NOWHERE_DEFINED\n")
+    closure = Analyzer().analyze(["gcc", "-c", "main.c"], str(tmp_path)).closure
+    assert closure is not None and closure.covered
+    assert [m.line for m in closure.missing] == [1]
+    (tmp_path / "user.h").write_text("/* user */\n")
+    closure = (
+        Analyzer()
+        .analyze(["gcc", "-c", '-DNOWHERE_DEFINED="user.h"', "main.c"], str(tmp_path))
+        .closure
+    )
+    assert closure is not None and str(tmp_path / "user.h") in {f.path for f in closure.files}
 
 
 def test_digest_and_size(tree: Path) -> None:
