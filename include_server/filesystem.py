@@ -214,10 +214,9 @@ class FileSystemView:
         ``lstat``-s each component it crosses, so nothing known can lie below such a path
         (the common case of object files written next to sources).
         """
-        info = self._lstat.get(path, False)
-        if info is False:
+        if path not in self._lstat:
             return False
-        del self._lstat[path]
+        info = self._lstat.pop(path)
         self._links.pop(path, None)
         self._files.pop(path, None)
         if info is not None and info.kind == Kind.DIR:
