@@ -31,13 +31,14 @@ from dataclasses import dataclass, field
 
 from include_server import macros
 from include_server.filesystem import FileSystemView, Walk
-from include_server.resolve import Resolver
+from include_server.resolve import Hit, Resolver
 from include_server.scanner import Define, IncludeKind
 
 
 @dataclass(frozen=True, slots=True)
 class FileEntry:
     path: str  # canonical
+    opened: str  # the name gcc opens it by, first found (relative or absolute, as gcc forms it)
     size: int
     digest: str
     system: bool
@@ -99,13 +100,15 @@ _DYNAMIC = frozenset(
 class _State:
     nodes: set[Node] = field(default_factory=set)
     order: list[str] = field(default_factory=list)
+    opened: dict[str, str] = field(default_factory=dict)  # canonical -> first opened name
+    literal_dir: dict[Node, str] = field(default_factory=dict)
     edges: list[tuple[str, str]] = field(default_factory=list)
     system: dict[str, bool] = field(default_factory=dict)
     deps: set[str] = field(default_factory=set)
     walks: list[Walk] = field(default_factory=list)
     missing: list[Missing] = field(default_factory=list)
     not_covered: list[NotCovered] = field(default_factory=list)
-    computed: list[tuple[Node, str, int, bool, bool]] = field(default_factory=list)
+    computed: list[tuple[Node, str, str, int, bool, bool]] = field(default_factory=list)
     defines: list[Define] = field(default_factory=list)
     cacheable: bool = True
 
@@ -125,7 +128,7 @@ def compute(
         st.not_covered.append(NotCovered("<command line>", 0, problem))
     work: list[tuple[Node, bool]] = []
 
-    def add(walk: Walk, index: int, system: bool, parent: str = "") -> None:
+    def add(walk: Walk, index: int, system: bool, opened: str, parent: str = "") -> None:
         assert walk.canonical is not None
         if walk.symlinks or "/.." in walk.path:
             # gcc looks for quote includes next to the path it opened, not the link target.
@@ -136,6 +139,8 @@ def compute(
             directory = os.path.dirname(walk.canonical)
         node = (walk.canonical, directory, index)
         st.walks.append(walk)
+        st.literal_dir.setdefault(node, os.path.dirname(opened))
+        st.opened.setdefault(walk.canonical, opened)
         if walk.canonical not in st.system:
             st.order.append(walk.canonical)
             st.edges.append((parent, walk.canonical))
@@ -151,26 +156,30 @@ def compute(
     if src_walk.canonical is None or src_walk.kind != "file":
         st.not_covered.append(NotCovered(source, 0, "source file not found"))
     else:
-        add(src_walk, -1, False)
+        add(src_walk, -1, False, source)
     for forced in config.forced_includes:
         res = resolver.resolve(IncludeKind.QUOTE, forced, False, resolver.cwd, -1)
         st.deps.update(res.deps)
         if res.hit is None:
             st.missing.append(Missing("<command line>", 0, forced))
         else:
-            add(res.hit.walk, res.hit.chain_index, res.hit.system)
+            hit = res.hit
+            add(hit.walk, hit.chain_index, hit.system, opened_name(resolver, hit, "", forced))
 
     # gcc (and clang on glibc systems) pre-include <stdc-predef.h> unless -nostdinc: it is
     # looked up like an angle include and silently skipped when absent.
     predef = resolver.resolve(IncludeKind.ANGLE, "stdc-predef.h", False, resolver.cwd, -1)
     st.deps.update(predef.deps)
     if predef.hit is not None:
-        add(predef.hit.walk, predef.hit.chain_index, predef.hit.system)
+        hit = predef.hit
+        add(hit.walk, hit.chain_index, hit.system, opened_name(resolver, hit, "", "stdc-predef.h"))
     seen_sizes = (-1, -1)
     problems: list[NotCovered] = []
     while True:
         while work:
-            (path, directory, index), system = work.pop()
+            node, system = work.pop()
+            path, directory, index = node
+            literal = st.literal_dir[node]
             try:
                 data = fs.read(path)
             except OSError as exc:
@@ -182,9 +191,7 @@ def compute(
             st.defines.extend(data.scan.defines)
             for inc in data.scan.includes:
                 if inc.kind == IncludeKind.COMPUTED:
-                    st.computed.append(
-                        ((path, directory, index), inc.text, inc.line, inc.next, system)
-                    )
+                    st.computed.append((node, literal, inc.text, inc.line, inc.next, system))
                     continue
                 res = resolver.resolve(inc.kind, inc.text, inc.next, directory, index)
                 st.deps.update(res.deps)
@@ -193,7 +200,13 @@ def compute(
                         st.missing.append(Missing(path, inc.line, inc.text))
                     continue
                 hit = res.hit
-                add(hit.walk, hit.chain_index, hit.system or (hit.chain_index < 0 and system), path)
+                add(
+                    hit.walk,
+                    hit.chain_index,
+                    hit.system or (hit.chain_index < 0 and system),
+                    opened_name(resolver, hit, literal, inc.text),
+                    path,
+                )
         if not st.computed or (len(st.defines), len(st.computed)) == seen_sizes:
             break
         seen_sizes = (len(st.defines), len(st.computed))
@@ -211,7 +224,12 @@ def compute(
             continue
         files.append(
             FileEntry(
-                path, data.size, data.digest, st.system[path], path.startswith(default_prefixes)
+                path,
+                st.opened[path],
+                data.size,
+                data.digest,
+                st.system[path],
+                path.startswith(default_prefixes),
             )
         )
     symlinks: dict[str, str] = {}
@@ -240,11 +258,24 @@ def compute(
     )
 
 
+def opened_name(resolver: Resolver, hit: Hit, includer_literal_dir: str, name: str) -> str:
+    """The path gcc opens for ``name`` found as ``hit`` (its dir as written, then the name)."""
+    if name.startswith("/"):
+        return name
+    if hit.chain_index >= 0:
+        directory = resolver.chain[hit.chain_index].written
+    else:
+        directory = includer_literal_dir
+    if not directory:
+        return name
+    return directory + name if directory.endswith("/") else directory + "/" + name
+
+
 def _expand_computed(
     st: _State,
     resolver: Resolver,
     predefined: Iterable[Define],
-    add: Callable[[Walk, int, bool, str], None],
+    add: Callable[[Walk, int, bool, str, str], None],
 ) -> list[NotCovered]:
     """Resolve every computed include with the current table; return what stays uncovered."""
     problems: list[NotCovered] = []
@@ -252,7 +283,7 @@ def _expand_computed(
         Define(name, None, value, 0) for name, value in resolver.config.defines if value is not None
     ]
     table = macros.build_table([*predefined, *cmdline, *st.defines])
-    for (path, directory, index), text, line, is_next, system in st.computed:
+    for (path, directory, index), literal, text, line, is_next, system in st.computed:
         try:
             names = macros.header_names(text, table)
         except macros.ExpansionTooLarge as exc:
@@ -276,5 +307,11 @@ def _expand_computed(
             st.deps.update(res.deps)
             if res.hit is not None:
                 hit = res.hit
-                add(hit.walk, hit.chain_index, hit.system or (hit.chain_index < 0 and system), path)
+                add(
+                    hit.walk,
+                    hit.chain_index,
+                    hit.system or (hit.chain_index < 0 and system),
+                    opened_name(resolver, hit, literal, name),
+                    path,
+                )
     return problems

@@ -32,7 +32,7 @@ from include_server.search_paths import DirRole, SearchConfig
 
 @dataclass(frozen=True, slots=True)
 class ChainDir:
-    written: str
+    written: str  # as on the command line (gcc names files found here written/name)
     canonical: str
     role: str
 

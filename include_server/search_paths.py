@@ -40,8 +40,9 @@ class DirRole:
 
 @dataclass(frozen=True, slots=True)
 class SearchDir:
-    path: str  # absolute, as written
+    path: str  # absolute (made so against cwd)
     role: str  # a DirRole
+    written: str = ""  # as on the command line (after sysroot substitution)
 
     @property
     def system(self) -> bool:
@@ -145,16 +146,16 @@ def build_config(
                 before_dash.extend(bracket)
                 bracket.clear()
             else:
-                bracket.append(_absolute(cwd, rooted(value)))
+                bracket.append(rooted(value))
         elif meaning == Meaning.QUOTE_DIR:
             assert value is not None
-            quote.append(_absolute(cwd, rooted(value)))
+            quote.append(rooted(value))
         elif meaning == Meaning.SYSTEM_DIR:
             assert value is not None
-            system.append(_absolute(cwd, rooted(value)))
+            system.append(rooted(value))
         elif meaning == Meaning.AFTER_DIR:
             assert value is not None
-            after.append(_absolute(cwd, rooted(value)))
+            after.append(rooted(value))
         elif meaning == Meaning.PREFIX:
             prefix = value
         elif meaning in (Meaning.WITH_PREFIX, Meaning.WITH_PREFIX_BEFORE):
@@ -163,7 +164,7 @@ def build_config(
                 problems.append(f"{opt.spelled} without -iprefix (compiler-dependent prefix)")
                 continue
             target = after if meaning == Meaning.WITH_PREFIX else bracket
-            target.append(_absolute(cwd, prefix + value))
+            target.append(prefix + value)
         elif meaning == Meaning.INCLUDE_FILE:
             assert value is not None
             forced.append(value)
@@ -178,13 +179,16 @@ def build_config(
             assert value is not None
             defines.append((value, None))
 
+    def dirs(written: list[str], role: str) -> list[SearchDir]:
+        return [SearchDir(_absolute(cwd, w), role, w) for w in written]
+
     chain: list[SearchDir] = []
-    chain += [SearchDir(p, DirRole.QUOTE) for p in quote + before_dash]
+    chain += dirs(quote + before_dash, DirRole.QUOTE)
     angle_start = len(chain)
-    chain += [SearchDir(p, DirRole.BRACKET) for p in bracket]
-    chain += [SearchDir(p, DirRole.SYSTEM) for p in system]
-    chain += [SearchDir(p, DirRole.DEFAULT) for p in default_dirs]
-    chain += [SearchDir(p, DirRole.AFTER) for p in after]
+    chain += dirs(bracket, DirRole.BRACKET)
+    chain += dirs(system, DirRole.SYSTEM)
+    chain += dirs(list(default_dirs), DirRole.DEFAULT)
+    chain += dirs(after, DirRole.AFTER)
     return SearchConfig(
         cwd=cwd,
         chain=tuple(chain),

@@ -39,6 +39,7 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 from include_server.cache import Analyzer
+from include_server.rwlock import RWLock
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class _LostEvents(logging.Handler):
 
 
 class Watcher(FileSystemEventHandler):
-    def __init__(self, analyzer: Analyzer, lock: threading.RLock) -> None:
+    def __init__(self, analyzer: Analyzer, lock: RWLock) -> None:
         super().__init__()
         self.analyzer = analyzer
         self.lock = lock
@@ -78,7 +79,7 @@ class Watcher(FileSystemEventHandler):
         self._observer = Observer()
         self._watched: dict[str, object] = {}
         self._seen: set[str] = set()
-        self._cond = threading.Condition(lock)
+        self._cond = threading.Condition()
         self._loss_handler = _LostEvents(self.lost)
         logging.getLogger("watchdog").addHandler(self._loss_handler)
         self._observer.start()
@@ -86,7 +87,7 @@ class Watcher(FileSystemEventHandler):
     # -- watches ----------------------------------------------------------------------
     def update(self) -> int:
         """Watch every directory the analyzer consulted; returns how many were added."""
-        with self.lock:
+        with self._cond:
             wanted = self.analyzer.watched_dirs - self._watched.keys()
         added = 0
         for directory in sorted(wanted):
@@ -100,7 +101,7 @@ class Watcher(FileSystemEventHandler):
                 logger.warning("cannot watch %s: %s; dropping caches", directory, exc)
                 self.lost("watch-failed")
                 continue
-            with self.lock:
+            with self._cond:
                 self._watched[directory] = watch
             added += 1
         return added
@@ -114,11 +115,13 @@ class Watcher(FileSystemEventHandler):
         paths = [os.fsdecode(event.src_path)]
         if getattr(event, "dest_path", ""):
             paths.append(os.fsdecode(event.dest_path))
+        with self.lock.write():
+            for path in paths:
+                self.analyzer.on_event(path)
         with self._cond:
             if len(self._seen) > 10000:
                 self._seen.clear()
             for path in paths:
-                self.analyzer.on_event(path)
                 self._seen.add(path)
                 if event.is_directory and event.event_type in ("deleted", "moved"):
                     self._unwatch_below(path)
@@ -134,10 +137,9 @@ class Watcher(FileSystemEventHandler):
                 pass
 
     def lost(self, reason: str) -> None:
-        with self._cond:
+        with self.lock.write():
             self.generation += 1
             self.analyzer.drop_all(reason)
-            self._cond.notify_all()
 
     def wait_for(self, path: str, timeout: float = 10.0) -> bool:
         """Block until an event on ``path`` has been applied (or ``timeout`` passes)."""

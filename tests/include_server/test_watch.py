@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from include_server.cache import Analyzer
+from include_server.rwlock import RWLock
 from include_server.watch import Watcher
 
 CMD = ["gcc", "-c", "-Ia", "-Ib", "-Inew", "main.c"]
@@ -23,13 +23,13 @@ def setup(tmp_path: Path) -> Iterator[tuple[Path, Analyzer, Watcher]]:
     (root / "main.c").write_text('#include <x.h>\n#include "other.h"\n')
     (root / "other.h").write_text("/* other */\n")
     analyzer = Analyzer()
-    watcher = Watcher(analyzer, threading.RLock())
+    watcher = Watcher(analyzer, RWLock())
     yield root, analyzer, watcher
     watcher.stop()
 
 
 def query(root: Path, analyzer: Analyzer, watcher: Watcher) -> set[str]:
-    with watcher.lock:
+    with watcher.lock.read():
         closure = analyzer.analyze(CMD, str(root)).closure
     watcher.update()
     assert closure is not None
