@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from common.compiler.job import CompileJob, is_preprocessed_language
-from include_server.closure import Closure, NotCovered, compute
+from include_server.closure import BudgetExceeded, Closure, NotCovered, compute
 from include_server.command import classify_command
 from include_server.compiler_probe import CompilerProbe, ProbeError
 from include_server.filesystem import FileSystemView
@@ -56,7 +56,11 @@ class Analyzer:
         self.watched_dirs: set[str] = set()  # directories whose entries were consulted
 
     def analyze(
-        self, argv: Sequence[str], cwd: str, env: Mapping[str, str] | None = None
+        self,
+        argv: Sequence[str],
+        cwd: str,
+        env: Mapping[str, str] | None = None,
+        budget: Callable[[], None] | None = None,
     ) -> Analysis:
         job = classify_command(argv, env)
         if not isinstance(job, CompileJob):
@@ -82,7 +86,11 @@ class Analyzer:
         if resolver is None:
             resolver = Resolver(self.fs, config)
             self._resolvers[config] = resolver
-        closure = compute(job.source, self.fs, resolver, probe.predefined)
+        try:
+            closure = compute(job.source, self.fs, resolver, probe.predefined, budget)
+        except BudgetExceeded as exc:
+            self.counters["budget-exceeded"] += 1
+            return Analysis(None, f"CPU budget exceeded: {exc}", job)
         if closure.cacheable:
             self._closures[key] = closure
         else:

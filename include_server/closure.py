@@ -45,6 +45,10 @@ class FileEntry:
     default: bool
 
 
+class BudgetExceeded(Exception):
+    """The request used up its CPU budget; the caller answers "not covered"."""
+
+
 @dataclass(frozen=True, slots=True)
 class NotCovered:
     file: str
@@ -118,8 +122,12 @@ def compute(
     fs: FileSystemView,
     resolver: Resolver,
     predefined: Iterable[Define] = (),
+    budget: Callable[[], None] | None = None,
 ) -> Closure:
-    """The closure of ``source`` (absolute or relative to the config's cwd)."""
+    """The closure of ``source`` (absolute or relative to the config's cwd).
+
+    ``budget`` is called once per file visited; it raises (``BudgetExceeded``) to stop.
+    """
     config = resolver.config
     st = _State()
     st.deps.update(resolver.deps)
@@ -178,6 +186,8 @@ def compute(
     while True:
         while work:
             node, system = work.pop()
+            if budget is not None:
+                budget()
             path, directory, index = node
             literal = st.literal_dir[node]
             try:

@@ -23,6 +23,10 @@ COMMANDS = {
     "include-analysis": "include_server.analysis_cli:main",
 }
 
+# Commands that need site-packages (third-party libraries such as watchdog, lzo): their
+# launchers start the interpreter without -S.  They are not on the client's per-job path.
+SITE_COMMANDS = frozenset({"include-server", "include-analysis"})
+
 
 def make_launchers(dest: Path, commands: dict[str, str] = COMMANDS) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
@@ -30,7 +34,7 @@ def make_launchers(dest: Path, commands: dict[str, str] = COMMANDS) -> Path:
         module, func = target.split(":")
         script = dest / name
         script.write_text(
-            f"#!{sys.executable} -S\n"
+            f"#!{sys.executable}{'' if name in SITE_COMMANDS else ' -S'}\n"
             "import sys\n"
             f"sys.path.insert(0, {str(REPO)!r})\n"
             f"from {module} import {func}\n"
