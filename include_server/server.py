@@ -175,7 +175,7 @@ class _Handler(socketserver.StreamRequestHandler):
         server = self.server
         assert isinstance(server, _Server)
         try:
-            request = read_request(self.rfile)
+            request = read_request(self.rfile)  # type: ignore[arg-type]
         except (ProtocolError, OSError) as exc:
             logger.warning("bad request: %s", exc)
             return
@@ -250,7 +250,7 @@ def query(port: str, payload: bytes, timeout: float = 10.0) -> bytes:
         sock.settimeout(timeout)
         sock.connect(port)
         sock.sendall(payload)
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             chunk = sock.recv(65536)
             if not chunk:
