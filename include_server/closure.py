@@ -26,13 +26,13 @@ Vocabulary:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from include_server import macros
 from include_server.filesystem import FileSystemView, Walk
-from include_server.resolve import Hit, Resolver
-from include_server.scanner import Define, IncludeKind
+from include_server.resolve import Hit, Resolution, Resolver
+from include_server.scanner import Define, IncludeKind, ScanResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +109,53 @@ class _State:
     edges: list[tuple[str, str]] = field(default_factory=list)
     system: dict[str, bool] = field(default_factory=dict)
     deps: set[str] = field(default_factory=set)
-    walks: list[Walk] = field(default_factory=list)
+    resolutions: dict[int, Resolution] = field(default_factory=dict)  # id -> memoised answer
+    walks: dict[str, Walk] = field(default_factory=dict)
     missing: list[Missing] = field(default_factory=list)
     not_covered: list[NotCovered] = field(default_factory=list)
     computed: list[tuple[Node, str, str, int, bool, bool]] = field(default_factory=list)
-    defines: list[Define] = field(default_factory=list)
+    scans: list[ScanResult] = field(default_factory=list)
     cacheable: bool = True
+
+
+class MacroView(Mapping[str, Sequence[Define]]):
+    """Every definition of a name in the unit: predefined, ``-D``, then each file's."""
+
+    def __init__(self, base: dict[str, list[Define]], scans: list[ScanResult]) -> None:
+        self._base = base
+        self._scans = scans
+        self._cache: dict[str, list[Define]] = {}
+
+    def __getitem__(self, name: str) -> Sequence[Define]:
+        try:
+            return self._cache[name]
+        except KeyError:
+            pass
+        found = list(self._base.get(name, ()))
+        for scan in self._scans:
+            found.extend(scan.macros.get(name, ()))
+        if not found:
+            raise KeyError(name)
+        self._cache[name] = found
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        try:
+            self[name]
+        except KeyError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        names = set(self._base)
+        for scan in self._scans:
+            names.update(scan.macros)
+        return iter(names)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def compute(
@@ -131,58 +172,59 @@ def compute(
     config = resolver.config
     st = _State()
     st.deps.update(resolver.deps)
-    st.walks.extend(resolver.chain_walks)
+    for w in resolver.chain_walks:
+        st.walks[w.path] = w
     for problem in config.problems:
         st.not_covered.append(NotCovered("<command line>", 0, problem))
     work: list[tuple[Node, bool]] = []
+    nodes = st.nodes
+    node_dir = resolver.node_dir
 
-    def add(walk: Walk, index: int, system: bool, opened: str, parent: str = "") -> None:
-        assert walk.canonical is not None
-        if walk.symlinks or "/.." in walk.path:
-            # gcc looks for quote includes next to the path it opened, not the link target.
-            dir_walk = fs.walk(os.path.dirname(walk.path))
-            st.deps.update(dir_walk.deps)
-            directory = dir_walk.canonical or os.path.dirname(walk.canonical)
-        else:
-            directory = os.path.dirname(walk.canonical)
-        node = (walk.canonical, directory, index)
-        st.walks.append(walk)
-        st.literal_dir.setdefault(node, os.path.dirname(opened))
-        st.opened.setdefault(walk.canonical, opened)
-        if walk.canonical not in st.system:
-            st.order.append(walk.canonical)
-            st.edges.append((parent, walk.canonical))
-            st.system[walk.canonical] = system
+    def add(hit: Hit, system: bool, includer_literal: str, name: str, parent: str = "") -> None:
+        walk = hit.walk
+        canonical = walk.canonical
+        assert canonical is not None
+        node = (canonical, node_dir(walk), hit.chain_index)
+        if node in nodes:
+            if not system and st.system.get(canonical):
+                st.system[canonical] = False
+            return
+        nodes.add(node)
+        st.walks[walk.path] = walk
+        opened = opened_name(resolver, hit, includer_literal, name)
+        st.literal_dir[node] = os.path.dirname(opened)
+        if canonical not in st.system:
+            st.opened[canonical] = opened
+            st.order.append(canonical)
+            st.edges.append((parent, canonical))
+            st.system[canonical] = system
         elif not system:
-            st.system[walk.canonical] = False
-        if node not in st.nodes:
-            st.nodes.add(node)
-            work.append((node, system))
+            st.system[canonical] = False
+        work.append((node, system))
 
     src_walk = fs.walk(os.path.join(config.cwd, source))
     st.deps.update(src_walk.deps)
     if src_walk.canonical is None or src_walk.kind != "file":
         st.not_covered.append(NotCovered(source, 0, "source file not found"))
     else:
-        add(src_walk, -1, False, source)
-    for forced in config.forced_includes:
-        res = resolver.resolve(IncludeKind.QUOTE, forced, False, resolver.cwd, -1)
-        st.deps.update(res.deps)
-        if res.hit is None:
-            st.missing.append(Missing("<command line>", 0, forced))
-        else:
-            hit = res.hit
-            add(hit.walk, hit.chain_index, hit.system, opened_name(resolver, hit, "", forced))
-
+        add(Hit(src_walk, -1, False), False, "", source)
     # gcc (and clang on glibc systems) pre-include <stdc-predef.h> unless -nostdinc: it is
     # looked up like an angle include and silently skipped when absent.
-    predef = resolver.resolve(IncludeKind.ANGLE, "stdc-predef.h", False, resolver.cwd, -1)
-    st.deps.update(predef.deps)
-    if predef.hit is not None:
-        hit = predef.hit
-        add(hit.walk, hit.chain_index, hit.system, opened_name(resolver, hit, "", "stdc-predef.h"))
+    implicit = [(IncludeKind.ANGLE, "stdc-predef.h", True)]
+    implicit += [(IncludeKind.QUOTE, f, False) for f in config.forced_includes]
+    for kind, name, optional in implicit:
+        res = resolver.resolve(kind, name, False, resolver.cwd, -1)
+        st.resolutions[id(res)] = res
+        if res.hit is not None:
+            add(res.hit, res.hit.system, "", name)
+        elif not optional:
+            st.missing.append(Missing("<command line>", 0, name))
+
     seen_sizes = (-1, -1)
     problems: list[NotCovered] = []
+    resolve = resolver.resolve
+    resolutions = st.resolutions
+    computed_kind = IncludeKind.COMPUTED
     while True:
         while work:
             node, system = work.pop()
@@ -198,32 +240,32 @@ def compute(
             st.deps.add(path)
             if not data.stable:
                 st.cacheable = False
-            st.defines.extend(data.scan.defines)
+            if data.scan.macros:
+                st.scans.append(data.scan)
             for inc in data.scan.includes:
-                if inc.kind == IncludeKind.COMPUTED:
+                if inc.kind == computed_kind:
                     st.computed.append((node, literal, inc.text, inc.line, inc.next, system))
                     continue
-                res = resolver.resolve(inc.kind, inc.text, inc.next, directory, index)
-                st.deps.update(res.deps)
-                if res.hit is None:
+                res = resolve(inc.kind, inc.text, inc.next, directory, index)
+                resolutions[id(res)] = res
+                hit = res.hit
+                if hit is None:
                     if not inc.probe_only:
                         st.missing.append(Missing(path, inc.line, inc.text))
                     continue
-                hit = res.hit
-                add(
-                    hit.walk,
-                    hit.chain_index,
-                    hit.system or (hit.chain_index < 0 and system),
-                    opened_name(resolver, hit, literal, inc.text),
-                    path,
-                )
-        if not st.computed or (len(st.defines), len(st.computed)) == seen_sizes:
+                add(hit, hit.system or (hit.chain_index < 0 and system), literal, inc.text, path)
+        if not st.computed or (len(st.nodes), len(st.computed)) == seen_sizes:
             break
-        seen_sizes = (len(st.defines), len(st.computed))
+        seen_sizes = (len(st.nodes), len(st.computed))
         problems = _expand_computed(st, resolver, predefined, add)
         if not work:
             break
     st.not_covered.extend(problems)
+    for res in resolutions.values():
+        st.deps.update(res.deps)
+    for walk in st.walks.values():
+        st.deps.update(walk.deps)
+    st.deps.update(resolver.node_dir_deps)
 
     files: list[FileEntry] = []
     default_prefixes = tuple(d.rstrip("/") + "/" for d in resolver.default_dirs)
@@ -244,7 +286,7 @@ def compute(
         )
     symlinks: dict[str, str] = {}
     through: dict[str, None] = {}
-    for w in st.walks:
+    for w in st.walks.values():
         for link, target in w.symlinks:
             symlinks.setdefault(link, target)
         for d in w.through_dirs:
@@ -285,14 +327,17 @@ def _expand_computed(
     st: _State,
     resolver: Resolver,
     predefined: Iterable[Define],
-    add: Callable[[Walk, int, bool, str, str], None],
+    add: Callable[[Hit, bool, str, str, str], None],
 ) -> list[NotCovered]:
     """Resolve every computed include with the current table; return what stays uncovered."""
     problems: list[NotCovered] = []
-    cmdline = [
-        Define(name, None, value, 0) for name, value in resolver.config.defines if value is not None
-    ]
-    table = macros.build_table([*predefined, *cmdline, *st.defines])
+    base: dict[str, list[Define]] = {}
+    for d in predefined:
+        base.setdefault(d.name, []).append(d)
+    for name, value in resolver.config.defines:
+        if value is not None:
+            base.setdefault(name, []).append(Define(name, None, value, 0))
+    table = MacroView(base, st.scans)
     for (path, directory, index), literal, text, line, is_next, system in st.computed:
         try:
             names = macros.header_names(text, table)
@@ -314,14 +359,8 @@ def _expand_computed(
             continue
         for kind, name in sorted(names):
             res = resolver.resolve(kind, name, is_next, directory, index)
-            st.deps.update(res.deps)
+            st.resolutions[id(res)] = res
             if res.hit is not None:
                 hit = res.hit
-                add(
-                    hit.walk,
-                    hit.chain_index,
-                    hit.system or (hit.chain_index < 0 and system),
-                    opened_name(resolver, hit, literal, name),
-                    path,
-                )
+                add(hit, hit.system or (hit.chain_index < 0 and system), literal, name, path)
     return problems

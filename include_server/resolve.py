@@ -23,6 +23,7 @@ chain); *includer dir*: canonical directory of the file that contains the direct
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -106,6 +107,27 @@ class Resolver:
         for w in self.chain_walks:
             deps.extend(w.deps)
         self.deps = tuple(deps)
+        self._node_dirs: dict[str, str] = {}
+        self.node_dir_deps: set[str] = set()
+
+    def node_dir(self, walk: Walk) -> str:
+        """Canonical directory gcc searches first for quote includes of the walked file.
+
+        That is the directory of the path gcc *opened*, not of the link target.
+        """
+        try:
+            return self._node_dirs[walk.path]
+        except KeyError:
+            pass
+        assert walk.canonical is not None
+        if walk.symlinks or "/.." in walk.path:
+            dir_walk = self.fs.walk(os.path.dirname(walk.path))
+            self.node_dir_deps.update(dir_walk.deps)
+            directory = dir_walk.canonical or os.path.dirname(walk.canonical)
+        else:
+            directory = os.path.dirname(walk.canonical)
+        self._node_dirs[walk.path] = directory
+        return directory
 
     def resolve(
         self, kind: str, name: str, is_next: bool, includer_dir: str, includer_index: int

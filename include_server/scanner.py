@@ -51,11 +51,12 @@ class Define:
     line: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ScanResult:
     includes: tuple[Include, ...]
     defines: tuple[Define, ...]
     undefs: tuple[str, ...]
+    macros: dict[str, tuple[Define, ...]]  # defines by name, for computed includes
 
 
 # Strings and character literals are matched so that comment markers inside them are left
@@ -133,7 +134,15 @@ def scan(data: bytes) -> ScanResult:
             line = text.count("\n", 0, match.start()) + 1
             inc = _include(" " + match.group(2), line, match.group(1) is not None)
             includes.append(Include(inc.kind, inc.text, inc.line, inc.next, probe_only=True))
-    return ScanResult(tuple(includes), tuple(defines), tuple(undefs))
+    by_name: dict[str, list[Define]] = {}
+    for definition in defines:
+        by_name.setdefault(definition.name, []).append(definition)
+    return ScanResult(
+        tuple(includes),
+        tuple(defines),
+        tuple(undefs),
+        {name: tuple(ds) for name, ds in by_name.items()},
+    )
 
 
 def _include(rest: str, line: int, is_next: bool) -> Include:

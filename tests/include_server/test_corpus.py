@@ -12,7 +12,7 @@ import pytest
 from include_server.analysis_cli import dependency_command, parse_make_deps
 from include_server.cache import Analyzer
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import corpus
 
 
