@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from include_server import macros
 from include_server.filesystem import FileSystemView, Walk
 from include_server.resolve import Hit, Resolution, Resolver
-from include_server.scanner import Define, IncludeKind, ScanResult
+from include_server.scanner import UNTERMINATED_COMMENT, Define, IncludeKind, ScanResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +133,7 @@ class MacroView(Mapping[str, Sequence[Define]]):
             pass
         found = list(self._base.get(name, ()))
         for scan in self._scans:
-            found.extend(scan.macros.get(name, ()))
+            found.extend(scan.definitions(name))
         if not found:
             raise KeyError(name)
         self._cache[name] = found
@@ -339,6 +339,10 @@ def _expand_computed(
             base.setdefault(name, []).append(Define(name, None, value, 0))
     table = MacroView(base, st.scans)
     for (path, directory, index), literal, text, line, is_next, system in st.computed:
+        if text == UNTERMINATED_COMMENT:
+            reason = "include name after a comment that spans lines"
+            problems.append(NotCovered(path, line, reason))
+            continue
         try:
             names = macros.header_names(text, table)
         except macros.ExpansionTooLarge as exc:

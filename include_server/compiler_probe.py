@@ -103,6 +103,6 @@ class CompilerProbe:
         if proc.returncode != 0:
             last = stderr.strip().splitlines()[-1:] or [""]
             raise ProbeError(f"{' '.join(cmd)} exited {proc.returncode}: {last[0]}")
-        result = ProbeResult(parse_search_list(stderr), scan(proc.stdout).defines)
+        result = ProbeResult(parse_search_list(stderr), tuple(scan(proc.stdout).defines))
         self._memo[key] = result
         return result
