@@ -40,6 +40,8 @@ class Analysis:
     closure: Closure | None
     reason: str | None  # why there is no usable closure
     job: CompileJob | None
+    key: tuple[object, ...] | None = None  # the memo key (see ``Analyzer.current``)
+    compiler: tuple[str, int, int] | None = None  # (realpath, mtime_ns, size) probed
 
     @property
     def covered(self) -> bool:
@@ -77,10 +79,11 @@ class Analyzer:
             return Analysis(None, f"compiler probe failed: {exc}", job)
         config = build_config(job.options, cwd, probe.default_dirs)
         key = (config, job.source, id(probe))
+        compiler = self.probe.compiler_stamp(job.compiler, cwd)
         closure = self._closures.get(key)
         if closure is not None:
             self.counters["closure-hit"] += 1
-            return Analysis(closure, None, job)
+            return Analysis(closure, None, job, key, compiler)
         self.counters["closure-miss"] += 1
         resolver = self._resolvers.get(config)
         if resolver is None:
@@ -99,7 +102,11 @@ class Analyzer:
             self.watched_dirs.add(os.path.dirname(dep))
         if not closure.covered:
             self.counters["not-covered"] += 1
-        return Analysis(closure, None, job)
+        return Analysis(closure, None, job, key if closure.cacheable else None, compiler)
+
+    def current(self, key: tuple[object, ...]) -> Closure | None:
+        """The memoised closure for ``key`` if it is still valid (no event dropped it)."""
+        return self._closures.get(key)
 
     # -- invalidation -----------------------------------------------------------------
     def on_event(self, path: str) -> int:

@@ -85,6 +85,16 @@ class CompilerProbe:
             env_part,
         )
 
+    def compiler_stamp(self, compiler: str, cwd: str) -> tuple[str, int, int] | None:
+        """(realpath, mtime_ns, size) of the compiler, or None if it cannot be found."""
+        try:
+            key = self.key(compiler, "", (), cwd)
+        except ProbeError:
+            return None
+        path, mtime, size = key[0], key[1], key[2]
+        assert isinstance(path, str) and isinstance(mtime, int) and isinstance(size, int)
+        return path, mtime, size
+
     def probe(self, compiler: str, language: str, args: Sequence[str], cwd: str) -> ProbeResult:
         key = self.key(compiler, language, args, cwd)
         try:

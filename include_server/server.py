@@ -45,9 +45,9 @@ from collections.abc import Callable, Sequence
 
 from common.protocol import ProtocolError
 from include_server.analysis_cli import closure_json
-from include_server.cache import Analyzer
+from include_server.cache import Analysis, Analyzer
 from include_server.client_root import ClientRoot, default_tmp_base
-from include_server.closure import BudgetExceeded
+from include_server.closure import BudgetExceeded, Closure
 from include_server.protocol import (
     Request,
     encode_json,
@@ -63,6 +63,17 @@ logger = logging.getLogger("include_server")
 
 DEFAULT_CPU_BUDGET = 10.0
 DEFAULT_IDLE_TIMEOUT = 3600.0
+
+
+_Front = tuple[tuple[object, ...], Closure, tuple[str, int, int], bytes]
+
+
+def _stamp(path: str) -> tuple[str, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return path, st.st_mtime_ns, st.st_size
 
 
 def cpu_budget(seconds: float) -> Callable[[], None]:
@@ -94,6 +105,9 @@ class IncludeService:
         self.requests = 0
         self.answered = 0
         self.cpu = 0.0
+        # (cwd, argv, extended) -> (memo key, closure, compiler stamp, reply bytes): a
+        # repeated request whose closure is still memoised is answered without any work.
+        self._front: dict[tuple[str, tuple[str, ...], bool], _Front] = {}
 
     def handle(self, request: Request) -> bytes:
         self.last_request = time.monotonic()
@@ -112,6 +126,27 @@ class IncludeService:
             self.cpu += time.thread_time() - start
 
     def _answer(self, request: Request) -> bytes:
+        front_key = (request.cwd, request.argv, request.extended)
+        front = self._front.get(front_key)
+        if front is not None:
+            key, closure, stamp, reply = front
+            if self.analyzer.current(key) is closure and _stamp(stamp[0]) == stamp:
+                self.analyzer.counters["front-hit"] += 1
+                self.answered += 1
+                return reply
+            del self._front[front_key]
+        reply = self._analyse(request)
+        return reply
+
+    def _remember(self, request: Request, analysis: Analysis, reply: bytes) -> bytes:
+        if analysis.key is not None and analysis.closure is not None and analysis.compiler:
+            if len(self._front) > 100_000:
+                self._front.clear()
+            front_key = (request.cwd, request.argv, request.extended)
+            self._front[front_key] = (analysis.key, analysis.closure, analysis.compiler, reply)
+        return reply
+
+    def _analyse(self, request: Request) -> bytes:
         with self.lock.read():
             analysis = self.analyzer.analyze(
                 request.argv, request.cwd, budget=cpu_budget(self.budget_seconds)
@@ -126,7 +161,7 @@ class IncludeService:
         if request.extended:
             if closure is None or reason is not None:
                 return encode_json({"covered": False, "reason": reason})
-            return encode_json(closure_json(closure))
+            return self._remember(request, analysis, encode_json(closure_json(closure)))
         if closure is None or reason is not None:
             source = analysis.job.source if analysis.job else "?"
             print(
@@ -140,7 +175,7 @@ class IncludeService:
             self.analyzer.counters["changed-while-replying"] += 1
             return encode_paths([])
         self.answered += 1
-        return encode_paths(paths)
+        return self._remember(request, analysis, encode_paths(paths))
 
     def status(self) -> dict[str, object]:
         return {
