@@ -130,6 +130,8 @@ def _interim_classify(argv: tuple[str, ...]) -> CompileJob | RunLocally:
         if m is None:
             if not word.startswith("-"):
                 sources.append((i, word))
+            else:  # unknown flag: kept, so that probe_args can see -m32, -std=...
+                options.append(ParsedOption(OptionSpec(word, _S.FLAG, _M.OTHER), None, i, 1, word))
             i += 1
             continue
         spec, value, words = m

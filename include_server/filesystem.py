@@ -183,6 +183,7 @@ class FileSystemView:
         except KeyError:
             pass
         self.stats["read"] += 1
+        self.walk(canonical)  # every component is lstat-ed, so ``forget`` finds this file
         before = os.stat(canonical)
         with open(canonical, "rb") as f:
             data = f.read()

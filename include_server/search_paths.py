@@ -60,23 +60,14 @@ class SearchConfig:
     problems: tuple[str, ...]
 
 
-# Options whose effect on the default directories or predefined macros the probe must see.
+# Options whose effect on the default directories the probe must see.  Predefined macros
+# (also probed) additionally depend on -O, -std=, -f...: those are deliberately left out so
+# one probe serves a whole project; they only matter to a computed include that names such
+# a macro directly, and the closure treats every macro as possibly undefined anyway.
 PROBE_MEANINGS = frozenset(
     {Meaning.SYSROOT, Meaning.STDLIB, Meaning.NO_STD_INC, Meaning.NO_STD_INC_CXX, Meaning.MULTILIB}
 )
-PROBE_PREFIXES = (
-    "-m",
-    "-f",
-    "-std=",
-    "-ansi",
-    "--target",
-    "-target",
-    "-B",
-    "--gcc-toolchain",
-    "-O",
-    "-pthread",
-    "-undef",
-)
+PROBE_PREFIXES = ("-m", "--target", "-target", "-B", "--gcc-toolchain", "-ffreestanding")
 
 
 def probe_args(options: Sequence[ParsedOption], argv: Sequence[str]) -> tuple[str, ...]:
