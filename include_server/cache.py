@@ -31,6 +31,7 @@ from include_server.closure import BudgetExceeded, Closure, NotCovered, compute
 from include_server.command import classify_command
 from include_server.compiler_probe import CompilerProbe, ProbeError
 from include_server.filesystem import FileSystemView
+from include_server.graph import Graph
 from include_server.resolve import Resolver
 from include_server.search_paths import SearchConfig, build_config, probe_args
 
@@ -52,7 +53,7 @@ class Analyzer:
     def __init__(self, probe: CompilerProbe | None = None) -> None:
         self.fs = FileSystemView()
         self.probe = probe or CompilerProbe()
-        self._resolvers: dict[SearchConfig, Resolver] = {}
+        self._resolvers: dict[SearchConfig, tuple[Resolver, Graph]] = {}
         self._closures: dict[tuple[object, ...], Closure] = {}
         self.counters: Counter[str] = Counter()
         self.watched_dirs: set[str] = set()  # directories whose entries were consulted
@@ -63,6 +64,7 @@ class Analyzer:
         cwd: str,
         env: Mapping[str, str] | None = None,
         budget: Callable[[], None] | None = None,
+        want_edges: bool = False,
     ) -> Analysis:
         job = classify_command(argv, env)
         if not isinstance(job, CompileJob):
@@ -85,12 +87,16 @@ class Analyzer:
             self.counters["closure-hit"] += 1
             return Analysis(closure, None, job, key, compiler)
         self.counters["closure-miss"] += 1
-        resolver = self._resolvers.get(config)
-        if resolver is None:
+        pair = self._resolvers.get(config)
+        if pair is None:
             resolver = Resolver(self.fs, config)
-            self._resolvers[config] = resolver
+            pair = (resolver, Graph(self.fs, resolver))
+            self._resolvers[config] = pair
+        resolver, graph = pair
         try:
-            closure = compute(job.source, self.fs, resolver, probe.predefined, budget)
+            closure = compute(
+                job.source, self.fs, resolver, probe.predefined, budget, graph, want_edges
+            )
         except BudgetExceeded as exc:
             self.counters["budget-exceeded"] += 1
             return Analysis(None, f"CPU budget exceeded: {exc}", job)

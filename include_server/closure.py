@@ -30,19 +30,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from include_server import macros
-from include_server.filesystem import FileSystemView, Walk
-from include_server.resolve import Hit, Resolution, Resolver
+from include_server.filesystem import FileSystemView
+from include_server.graph import FileEntry, Graph, Node, Site, node_for, opened_name
+from include_server.resolve import Hit, Resolver
 from include_server.scanner import UNTERMINATED_COMMENT, Define, IncludeKind, ScanResult
-
-
-@dataclass(frozen=True, slots=True)
-class FileEntry:
-    path: str  # canonical
-    opened: str  # the name gcc opens it by, first found (relative or absolute, as gcc forms it)
-    size: int
-    digest: str
-    system: bool
-    default: bool
+from include_server.search_paths import SearchConfig
 
 
 class BudgetExceeded(Exception):
@@ -73,7 +65,7 @@ class Closure:
     not_covered: tuple[NotCovered, ...]
     default_dirs: tuple[str, ...]  # canonical
     search_dirs: tuple[str, ...]  # canonical, existing, in chain order
-    edges: tuple[tuple[str, str], ...]  # (includer, included), first discovery of each file
+    edges: tuple[tuple[str, str], ...]  # (includer, included); empty unless asked for
     deps: frozenset[str] = field(repr=False)
     cacheable: bool = True
 
@@ -81,8 +73,6 @@ class Closure:
     def covered(self) -> bool:
         return not self.not_covered
 
-
-Node = tuple[str, str, int]
 
 # Macros the preprocessor defines per position: their value is not in any table.
 _DYNAMIC = frozenset(
@@ -98,24 +88,6 @@ _DYNAMIC = frozenset(
         "__TIME__",
     }
 )  # canonical file, includer dir, chain index
-
-
-@dataclass
-class _State:
-    nodes: set[Node] = field(default_factory=set)
-    order: list[str] = field(default_factory=list)
-    opened: dict[str, str] = field(default_factory=dict)  # canonical -> first opened name
-    literal_dir: dict[Node, str] = field(default_factory=dict)
-    edges: list[tuple[str, str]] = field(default_factory=list)
-    system: dict[str, bool] = field(default_factory=dict)
-    deps: set[str] = field(default_factory=set)
-    resolutions: dict[int, Resolution] = field(default_factory=dict)  # id -> memoised answer
-    walks: dict[str, Walk] = field(default_factory=dict)
-    missing: list[Missing] = field(default_factory=list)
-    not_covered: list[NotCovered] = field(default_factory=list)
-    computed: list[tuple[Node, str, str, int, bool, bool]] = field(default_factory=list)
-    scans: list[ScanResult] = field(default_factory=list)
-    cacheable: bool = True
 
 
 class MacroView(Mapping[str, Sequence[Define]]):
@@ -164,181 +136,157 @@ def compute(
     resolver: Resolver,
     predefined: Iterable[Define] = (),
     budget: Callable[[], None] | None = None,
+    graph: Graph | None = None,
+    want_edges: bool = False,
 ) -> Closure:
     """The closure of ``source`` (absolute or relative to the config's cwd).
 
     ``budget`` is called once per file visited; it raises (``BudgetExceeded``) to stop.
+    ``graph`` carries memoised reachable sets from earlier units of the same configuration.
+    ``want_edges``: also list who includes whom (for ``include-analysis --format tree``).
     """
     config = resolver.config
-    st = _State()
-    st.deps.update(resolver.deps)
-    for w in resolver.chain_walks:
-        st.walks[w.path] = w
-    for problem in config.problems:
-        st.not_covered.append(NotCovered("<command line>", 0, problem))
-    work: list[tuple[Node, bool]] = []
-    nodes = st.nodes
-    node_dir = resolver.node_dir
+    graph = graph or Graph(fs, resolver)
+    not_covered = [NotCovered("<command line>", 0, p) for p in config.problems]
+    missing: dict[Missing, None] = {}
+    deps: list[frozenset[str] | tuple[str, ...]] = [resolver.deps]
+    order: dict[Node, None] = {}
+    opened: dict[str, str] = {}
+    links: dict[str, str] = {}
+    through: dict[str, None] = {}
+    scans: dict[int, ScanResult] = {}
+    sites: dict[Site, None] = {}
+    stable = True
+    links.update(w for walk in resolver.chain_walks for w in walk.symlinks)
 
-    def add(hit: Hit, system: bool, includer_literal: str, name: str, parent: str = "") -> None:
-        walk = hit.walk
-        canonical = walk.canonical
-        assert canonical is not None
-        node = (canonical, node_dir(walk), hit.chain_index)
-        if node in nodes:
-            if not system and st.system.get(canonical):
-                st.system[canonical] = False
+    def take(root: Node, name: str, split: bool = False) -> None:
+        nonlocal stable
+        if root in order:
             return
-        nodes.add(node)
-        st.walks[walk.path] = walk
-        opened = opened_name(resolver, hit, includer_literal, name)
-        st.literal_dir[node] = os.path.dirname(opened)
-        if canonical not in st.system:
-            st.opened[canonical] = opened
-            st.order.append(canonical)
-            st.edges.append((parent, canonical))
-            st.system[canonical] = system
-        elif not system:
-            st.system[canonical] = False
-        work.append((node, system))
+        reach = graph.reach(root, budget, split)
+        opened.setdefault(root[0], name)
+        order.update(dict.fromkeys(reach.nodes))
+        merged = dict(reach.opened)
+        merged.update(opened)  # earlier names win
+        opened.clear()
+        opened.update(merged)
+        for m in reach.missing:
+            missing.setdefault(Missing(m.file, m.line, m.name), None)
+        deps.append(reach.deps)
+        links.update(reach.links)
+        through.update(dict.fromkeys(reach.through))
+        for scan in reach.scans:
+            scans[id(scan)] = scan
+        for site in reach.sites:
+            sites.setdefault(site, None)
+        for file, error in reach.errors:
+            not_covered.append(NotCovered(file, 0, error))
+        stable = stable and reach.stable
 
     src_walk = fs.walk(os.path.join(config.cwd, source))
-    st.deps.update(src_walk.deps)
+    deps.append(src_walk.deps)
+    links.update(src_walk.symlinks)
     if src_walk.canonical is None or src_walk.kind != "file":
-        st.not_covered.append(NotCovered(source, 0, "source file not found"))
+        not_covered.append(NotCovered(source, 0, "source file not found"))
     else:
-        add(Hit(src_walk, -1, False), False, "", source)
+        take(node_for(resolver, Hit(src_walk, -1, False), False, source), source, split=True)
     # gcc (and clang on glibc systems) pre-include <stdc-predef.h> unless -nostdinc: it is
     # looked up like an angle include and silently skipped when absent.
     implicit = [(IncludeKind.ANGLE, "stdc-predef.h", True)]
     implicit += [(IncludeKind.QUOTE, f, False) for f in config.forced_includes]
     for kind, name, optional in implicit:
         res = resolver.resolve(kind, name, False, resolver.cwd, -1)
-        st.resolutions[id(res)] = res
+        deps.append(res.deps)
         if res.hit is not None:
-            add(res.hit, res.hit.system, "", name)
+            opened_as = opened_name(resolver, res.hit, "", name)
+            links.update(res.hit.walk.symlinks)
+            take(node_for(resolver, res.hit, res.hit.system, opened_as), opened_as)
         elif not optional:
-            st.missing.append(Missing("<command line>", 0, name))
+            missing.setdefault(Missing("<command line>", 0, name), None)
 
-    seen_sizes = (-1, -1)
+    # Computed includes, to a fixed point: newly reached files may define more macros.
     problems: list[NotCovered] = []
-    resolve = resolver.resolve
-    resolutions = st.resolutions
-    computed_kind = IncludeKind.COMPUTED
-    while True:
-        while work:
-            node, system = work.pop()
-            if budget is not None:
-                budget()
-            path, directory, index = node
-            literal = st.literal_dir[node]
-            try:
-                data = fs.read(path)
-            except OSError as exc:
-                st.not_covered.append(NotCovered(path, 0, f"cannot read: {exc.strerror}"))
-                continue
-            st.deps.add(path)
-            if not data.stable:
-                st.cacheable = False
-            if data.scan.macros:
-                st.scans.append(data.scan)
-            for inc in data.scan.includes:
-                if inc.kind == computed_kind:
-                    st.computed.append((node, literal, inc.text, inc.line, inc.next, system))
-                    continue
-                res = resolve(inc.kind, inc.text, inc.next, directory, index)
-                resolutions[id(res)] = res
-                hit = res.hit
-                if hit is None:
-                    if not inc.probe_only:
-                        st.missing.append(Missing(path, inc.line, inc.text))
-                    continue
-                add(hit, hit.system or (hit.chain_index < 0 and system), literal, inc.text, path)
-        if not st.computed or (len(st.nodes), len(st.computed)) == seen_sizes:
-            break
-        seen_sizes = (len(st.nodes), len(st.computed))
-        problems = _expand_computed(st, resolver, predefined, add)
-        if not work:
-            break
-    st.not_covered.extend(problems)
-    for res in resolutions.values():
-        st.deps.update(res.deps)
-    for walk in st.walks.values():
-        st.deps.update(walk.deps)
-    st.deps.update(resolver.node_dir_deps)
+    done_sizes = (-1, -1)
+    while sites and (len(order), len(sites)) != done_sizes:
+        done_sizes = (len(order), len(sites))
+        problems, found = _expand_computed(list(sites), resolver, predefined, config, scans)
+        for m in found.missing:
+            missing.setdefault(m, None)
+        deps.extend(found.deps)
+        for hit, parent_system, name in found.hits:
+            links.update(hit.walk.symlinks)
+            through.update(dict.fromkeys(hit.walk.through_dirs))
+            take(node_for(resolver, hit, parent_system, name), name)
+    not_covered.extend(problems)
+    deps.append(resolver.node_dir_deps_frozen())
 
-    files: list[FileEntry] = []
-    default_prefixes = tuple(d.rstrip("/") + "/" for d in resolver.default_dirs)
-    for path in st.order:
-        try:
-            data = fs.read(path)
-        except OSError:
-            continue
-        files.append(
-            FileEntry(
-                path,
-                st.opened[path],
-                data.size,
-                data.digest,
-                st.system[path],
-                path.startswith(default_prefixes),
+    files: dict[str, FileEntry] = {}
+    entry_for = graph.entry
+    for node in order:
+        canonical = node[0]
+        entry = files.get(canonical)
+        if entry is None:
+            made = entry_for(node, opened.get(canonical, canonical))
+            if made is not None:
+                files[canonical] = made
+        elif entry.system and not node[3]:
+            files[canonical] = FileEntry(
+                entry.path, entry.opened, entry.size, entry.digest, False, entry.default
             )
-        )
-    symlinks: dict[str, str] = {}
-    through: dict[str, None] = {}
-    for w in st.walks.values():
-        for link, target in w.symlinks:
-            symlinks.setdefault(link, target)
-        for d in w.through_dirs:
-            through.setdefault(d, None)
+    edges: dict[str, tuple[str, str]] = {}
+    if want_edges:
+        if src_walk.canonical is not None:
+            edges[src_walk.canonical] = ("", src_walk.canonical)
+        for node in order:
+            for child in graph.info(node).succ:
+                edges.setdefault(child[0], (node[0], child[0]))
+        for canonical in files:
+            edges.setdefault(canonical, ("", canonical))
     must_exist = dict(through)
     for c in resolver.chain:
         if c.role != "default":
             must_exist.setdefault(c.canonical, None)
     return Closure(
         source=src_walk.canonical or source,
-        files=tuple(files),
-        symlinks=tuple(sorted(symlinks.items())),
+        files=tuple(files.values()),
+        symlinks=tuple(sorted(links.items())),
         must_exist=tuple(must_exist),
-        missing=tuple(st.missing),
-        not_covered=tuple(st.not_covered),
+        missing=tuple(missing),
+        not_covered=tuple(not_covered),
         default_dirs=resolver.default_dirs,
         search_dirs=tuple(c.canonical for c in resolver.chain),
-        edges=tuple(st.edges),
-        deps=frozenset(st.deps),
-        cacheable=st.cacheable,
+        edges=tuple(edges[c] for c in files if c in edges),
+        deps=frozenset().union(*deps),
+        cacheable=stable,
     )
 
 
-def opened_name(resolver: Resolver, hit: Hit, includer_literal_dir: str, name: str) -> str:
-    """The path gcc opens for ``name`` found as ``hit`` (its dir as written, then the name)."""
-    if name.startswith("/"):
-        return name
-    if hit.chain_index >= 0:
-        directory = resolver.chain[hit.chain_index].written
-    else:
-        directory = includer_literal_dir
-    if not directory:
-        return name
-    return directory + name if directory.endswith("/") else directory + "/" + name
+@dataclass
+class _Found:
+    hits: list[tuple[Hit, bool, str]] = field(default_factory=list)  # hit, parent system, name
+    missing: list[Missing] = field(default_factory=list)
+    deps: list[tuple[str, ...]] = field(default_factory=list)
 
 
 def _expand_computed(
-    st: _State,
+    sites: list[Site],
     resolver: Resolver,
     predefined: Iterable[Define],
-    add: Callable[[Hit, bool, str, str, str], None],
-) -> list[NotCovered]:
-    """Resolve every computed include with the current table; return what stays uncovered."""
+    config: SearchConfig,
+    scans: dict[int, ScanResult],
+) -> tuple[list[NotCovered], _Found]:
+    """Resolve every computed include with the unit's macros; return what stays uncovered."""
     problems: list[NotCovered] = []
+    found = _Found()
     base: dict[str, list[Define]] = {}
     for d in predefined:
         base.setdefault(d.name, []).append(d)
-    for name, value in resolver.config.defines:
+    for name, value in config.defines:
         if value is not None:
             base.setdefault(name, []).append(Define(name, None, value, 0))
-    table = MacroView(base, st.scans)
-    for (path, directory, index), literal, text, line, is_next, system in st.computed:
+    table = MacroView(base, list(scans.values()))
+    for node, text, line, is_next in sites:
+        path, directory, index, system, literal = node
         if text == UNTERMINATED_COMMENT:
             reason = "include name after a comment that spans lines"
             problems.append(NotCovered(path, line, reason))
@@ -357,14 +305,11 @@ def _expand_computed(
         if not names:
             # No definition the unit can see makes a header name: the line is dead code or
             # a compile error under every configuration, so it opens nothing.
-            entry = Missing(path, line, f"computed include {text!r}: no header name")
-            if entry not in st.missing:
-                st.missing.append(entry)
+            found.missing.append(Missing(path, line, f"computed include {text!r}: no header name"))
             continue
         for kind, name in sorted(names):
             res = resolver.resolve(kind, name, is_next, directory, index)
-            st.resolutions[id(res)] = res
+            found.deps.append(res.deps)
             if res.hit is not None:
-                hit = res.hit
-                add(hit, hit.system or (hit.chain_index < 0 and system), literal, name, path)
-    return problems
+                found.hits.append((res.hit, system, opened_name(resolver, res.hit, literal, name)))
+    return problems, found

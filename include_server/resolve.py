@@ -110,6 +110,9 @@ class Resolver:
         self._node_dirs: dict[str, str] = {}
         self.node_dir_deps: set[str] = set()
 
+    def node_dir_deps_frozen(self) -> frozenset[str]:
+        return frozenset(self.node_dir_deps)
+
     def node_dir(self, walk: Walk) -> str:
         """Canonical directory gcc searches first for quote includes of the walked file.
 
