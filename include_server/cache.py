@@ -57,6 +57,7 @@ class Analyzer:
         self._closures: dict[tuple[object, ...], Closure] = {}
         self.counters: Counter[str] = Counter()
         self.watched_dirs: set[str] = set()  # directories whose entries were consulted
+        self._deps_seen: set[str] = set()
 
     def analyze(
         self,
@@ -104,8 +105,10 @@ class Analyzer:
             self._closures[key] = closure
         else:
             self.counters["not-cacheable"] += 1
-        for dep in closure.deps:
-            self.watched_dirs.add(os.path.dirname(dep))
+        fresh = closure.deps - self._deps_seen
+        if fresh:
+            self._deps_seen |= fresh
+            self.watched_dirs.update(os.path.dirname(dep) for dep in fresh)
         if not closure.covered:
             self.counters["not-covered"] += 1
         return Analysis(closure, None, job, key if closure.cacheable else None, compiler)
@@ -129,6 +132,7 @@ class Analyzer:
     def drop_all(self, reason: str) -> None:
         self.counters[f"drop-all:{reason}"] += 1
         self.fs.forget_all()
+        self._deps_seen.clear()
         self._resolvers.clear()
         self._closures.clear()
 

@@ -32,6 +32,8 @@ import shutil
 import tempfile
 import threading
 
+import lzo  # type: ignore[import-not-found,unused-ignore]  # noqa: F401  (warm: the first reply)
+
 from common.compress import lzo_compress
 from include_server.closure import Closure
 

@@ -105,7 +105,8 @@ class MacroView(Mapping[str, Sequence[Define]]):
             pass
         found = list(self._base.get(name, ()))
         for scan in self._scans:
-            found.extend(scan.definitions(name))
+            if name in scan.macros:
+                found.extend(scan.definitions(name))
         if not found:
             raise KeyError(name)
         self._cache[name] = found
@@ -268,6 +269,30 @@ class _Found:
     deps: list[tuple[str, ...]] = field(default_factory=list)
 
 
+# (id of the probe's macros, -D/-U) -> (those macros, kept alive so the id stays theirs; table)
+_BASE_TABLES: dict[
+    tuple[int, tuple[tuple[str, str | None], ...]], tuple[object, dict[str, list[Define]]]
+] = {}
+
+
+def _base_table(predefined: Iterable[Define], config: SearchConfig) -> dict[str, list[Define]]:
+    """Predefined and command-line macros by name (memoised per probe and -D set)."""
+    key = (id(predefined), config.defines)
+    cached = _BASE_TABLES.get(key)
+    if cached is not None and cached[0] is predefined:
+        return cached[1]
+    base: dict[str, list[Define]] = {}
+    for d in predefined:
+        base.setdefault(d.name, []).append(d)
+    for name, value in config.defines:
+        if value is not None:
+            base.setdefault(name, []).append(Define(name, None, value, 0))
+    if len(_BASE_TABLES) > 256:
+        _BASE_TABLES.clear()
+    _BASE_TABLES[key] = (predefined, base)
+    return base
+
+
 def _expand_computed(
     sites: list[Site],
     resolver: Resolver,
@@ -278,13 +303,7 @@ def _expand_computed(
     """Resolve every computed include with the unit's macros; return what stays uncovered."""
     problems: list[NotCovered] = []
     found = _Found()
-    base: dict[str, list[Define]] = {}
-    for d in predefined:
-        base.setdefault(d.name, []).append(d)
-    for name, value in config.defines:
-        if value is not None:
-            base.setdefault(name, []).append(Define(name, None, value, 0))
-    table = MacroView(base, list(scans.values()))
+    table = MacroView(_base_table(predefined, config), list(scans.values()))
     for node, text, line, is_next in sites:
         path, directory, index, system, literal = node
         if text == UNTERMINATED_COMMENT:

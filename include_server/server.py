@@ -34,6 +34,7 @@ import glob
 import json
 import logging
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -197,10 +198,46 @@ class IncludeService:
         self.root.remove()
 
 
-class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
+class _Server(socketserver.UnixStreamServer):
+    """Accepts on the main thread; a fixed pool of workers serves the connections.
+
+    A pool, not a thread per connection: starting a thread costs more than answering a
+    request from memory.  The pool is large (``WORKERS``) because a worker is held for as
+    long as its client takes to send the request (bounded by ``_Handler.timeout``).
+    """
+
     request_queue_size = 4096
+    WORKERS = 64
     service: IncludeService
+
+    def start_workers(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[socket.socket, object] | None] = queue.SimpleQueue()
+        self._workers = [
+            threading.Thread(target=self._work, daemon=True, name=f"include-server-{i}")
+            for i in range(self.WORKERS)
+        ]
+        for t in self._workers:
+            t.start()
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            request, address = item
+            try:
+                self.finish_request(request, address)
+            except Exception:
+                self.handle_error(request, address)
+            finally:
+                self.shutdown_request(request)
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        self._queue.put((request, client_address))
+
+    def stop_workers(self) -> None:
+        for _ in self._workers:
+            self._queue.put(None)
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -249,6 +286,7 @@ def serve(
         os.unlink(port)
     server = _Server(port, _Handler)
     server.service = service
+    server.start_workers()
     stopping = threading.Event()
 
     def stop(*_: object) -> None:
@@ -270,6 +308,7 @@ def serve(
         server.serve_forever(poll_interval=0.5)
     finally:
         stopping.set()
+        server.stop_workers()
         server.server_close()
         try:
             os.unlink(port)
