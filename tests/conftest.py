@@ -21,11 +21,12 @@ COMMANDS = {
     "distccd": "daemon.main:main",
     "include-server": "include_server.server:main",
     "include-analysis": "include_server.analysis_cli:main",
+    "pump": "pump.main:main",
 }
 
 # Commands that need site-packages (third-party libraries such as watchdog, lzo): their
 # launchers start the interpreter without -S.  They are not on the client's per-job path.
-SITE_COMMANDS = frozenset({"include-server", "include-analysis"})
+SITE_COMMANDS = frozenset({"include-server", "include-analysis", "pump"})
 
 
 def _site_dirs() -> list[str]:
