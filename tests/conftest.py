@@ -19,6 +19,7 @@ sys.path.insert(0, str(REPO))
 COMMANDS = {
     "distcc": "client.main:main",
     "distccd": "daemon.main:main",
+    "objrewrite": "objrewrite.cli:main",
 }
 
 

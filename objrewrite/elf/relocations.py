@@ -1,0 +1,242 @@
+"""Relocation sections (``SHT_REL``/``SHT_RELA``) and the symbol table, remapped after edits.
+
+Why this is enough for ET_REL objects: every cross-section DWARF offset in a relocatable
+object (strp, line_strp, ``.debug_str_offsets`` entries, stmt_list, macro strp...) is a
+relocation against the *section symbol* of the target section, with the offset in the
+addend (RELA) or in the field itself (REL).  When a section's contents are spliced, two
+things move and ``remap`` fixes both:
+
+- the *places* (``r_offset``) of relocations that apply to the spliced section;
+- the *targets*: for a symbol defined in a spliced section,
+  ``addend' = map(st_value + addend) - map(st_value)``; a non-section symbol defined there
+  also gets ``st_value' = map(st_value)``.
+
+Vocabulary: ``maps`` is ``{section index: OffsetMap}`` for the spliced sections.  REL
+addends are read from and written to the *new* contents of the section they apply to, with
+the field size given by ``REL_SIZES`` (machine, type); an unknown type on a relocation that
+needs remapping is an ``UnsupportedError``, never a guess.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from array import array
+from collections.abc import Callable
+
+from objrewrite.elf.file import SHT_REL, SHT_RELA, SHT_SYMTAB, ElfFile, Section
+from objrewrite.errors import FormatError, UnsupportedError
+from objrewrite.splices import OffsetMap
+
+EM_386, EM_MIPS, EM_ARM = 3, 8, 40
+# (machine, type) -> size in bytes of the field holding a REL addend.
+REL_SIZES = {
+    (EM_386, 1): 4,   # R_386_32
+    (EM_ARM, 2): 4,   # R_ARM_ABS32
+    (EM_ARM, 38): 4,  # R_ARM_TARGET1
+    (EM_MIPS, 2): 4,  # R_MIPS_32
+    (EM_MIPS, 18): 8,  # R_MIPS_64
+}
+SHN_LORESERVE, SHN_XINDEX = 0xFF00, 0xFFFF
+
+
+class Symbols:
+    """The symbol table: value and defining section of each symbol."""
+
+    def __init__(self, elf: ElfFile, symtab: Section) -> None:
+        self.section = symtab
+        self.fmt = elf.endian + ("IBBHQQ" if elf.is64 else "IIIBBH")
+        self.size = struct.calcsize(self.fmt)
+        raw = symtab.raw
+        if len(raw) % self.size:
+            raise FormatError("symbol table size is not a multiple of its entry size")
+        xindex = None
+        for s in elf.sections:
+            if s.type == 18 and s.link == symtab.index:  # SHT_SYMTAB_SHNDX
+                xindex = array("I", bytes(s.raw))
+                if elf.le != (sys.byteorder == "little"):
+                    xindex.byteswap()
+        self.values: list[int] = []
+        self.shndx: list[int] = []
+        for i, f in enumerate(struct.iter_unpack(self.fmt, raw)):
+            if elf.is64:
+                value, shndx = f[4], f[3]
+            else:
+                value, shndx = f[1], f[5]
+            if shndx == SHN_XINDEX and xindex is not None:
+                shndx = xindex[i]
+            elif shndx >= SHN_LORESERVE:
+                shndx = -1
+            self.values.append(value)
+            self.shndx.append(shndx)
+        self.is64 = elf.is64
+
+    def rewritten(self, maps: dict[int, OffsetMap]) -> bytes | None:
+        """New symtab bytes if a symbol's value moved, else None."""
+        out = None
+        for i, (v, sh) in enumerate(zip(self.values, self.shndx, strict=True)):
+            m = maps.get(sh)
+            if m is None or v == 0:
+                continue
+            nv = m.map(v)
+            if nv != v:
+                if out is None:
+                    out = bytearray(self.section.raw)
+                f = list(struct.unpack_from(self.fmt, out, i * self.size))
+                f[4 if self.is64 else 1] = nv
+                struct.pack_into(self.fmt, out, i * self.size, *f)
+        return bytes(out) if out is not None else None
+
+
+class RelocTable:
+    """The entries of one relocation section as flat Python lists."""
+
+    def __init__(self, elf: ElfFile, sec: Section) -> None:
+        self.elf = elf
+        self.sec = sec
+        self.rela = sec.type == SHT_RELA
+        width = 3 if self.rela else 2
+        self.width = width
+        code = "q" if elf.is64 else "I"
+        a = array(code)
+        esize = a.itemsize * width
+        if len(sec.raw) % esize:
+            raise FormatError(f"{sec.name}: size is not a multiple of the entry size")
+        a.frombytes(sec.raw)
+        self.swap = elf.le != (sys.byteorder == "little")
+        if self.swap:
+            a.byteswap()
+        self.arr = a
+        infos = a[1::width]
+        if elf.is64:
+            if elf.machine == EM_MIPS:
+                raise UnsupportedError("MIPS64 relocation layout is not supported")
+            self.syms = [i >> 32 for i in infos]
+        else:
+            self.syms = [i >> 8 for i in infos]
+        self.infos = infos
+
+    def rtype(self, k: int) -> int:
+        info = self.infos[k]
+        return info & (0xFFFFFFFF if self.elf.is64 else 0xFF)
+
+    def addends(self) -> list[int]:
+        adds = self.arr[2::3].tolist()
+        if not self.elf.is64:
+            adds = [a - (1 << 32) if a >= 1 << 31 else a for a in adds]
+        return adds
+
+    def offsets(self) -> list[int]:
+        return self.arr[0::self.width].tolist()
+
+    def store(self, offsets: list[int] | None, addends: list[int] | None) -> bytes:
+        a = self.arr
+        code = a.typecode
+        if offsets is not None:
+            a[0::self.width] = array(code, offsets)
+        if addends is not None:
+            if not self.elf.is64:
+                addends = [x & 0xFFFFFFFF for x in addends]
+            a[2::3] = array(code, addends)
+        if self.swap:
+            a = array(code, a)
+            a.byteswap()
+        return a.tobytes()
+
+
+def remap(elf: ElfFile, maps: dict[int, OffsetMap],
+          contents: dict[int, bytes | bytearray],
+          plain_of: Callable[[Section], bytes | memoryview]) -> dict[int, bytes | bytearray]:
+    """New contents for every relocation section (and REL targets, symtab) that changed.
+
+    ``contents`` holds the new contents of spliced sections; REL addends are patched in
+    them (a copy is returned in the result for each such section).
+    """
+    out: dict[int, bytes | bytearray] = {}
+    if not maps:
+        return out
+    symtabs: dict[int, Symbols] = {}
+    relevant_of: dict[int, set[int]] = {}
+    order = "little" if elf.le else "big"
+    for sec in elf.sections:
+        if sec.type not in (SHT_REL, SHT_RELA) or not sec.size:
+            continue
+        target_map = maps.get(sec.info)
+        if sec.link not in symtabs:
+            st = elf.sections[sec.link] if sec.link < len(elf.sections) else None
+            if st is None or st.type != SHT_SYMTAB:
+                raise FormatError(f"{sec.name}: sh_link is not a symbol table")
+            symtabs[sec.link] = Symbols(elf, st)
+            relevant_of[sec.link] = {
+                i for i, sh in enumerate(symtabs[sec.link].shndx) if sh in maps}
+        syms = symtabs[sec.link]
+        relevant = relevant_of[sec.link]
+        if not relevant and target_map is None:
+            continue
+        table = RelocTable(elf, sec)
+        hit = relevant.intersection(table.syms)
+        if not hit and target_map is None:
+            continue
+        offsets = table.offsets()
+        new_offsets = target_map.map_many(offsets) if target_map is not None else None
+        if not hit:
+            out[sec.index] = table.store(new_offsets, None)
+            continue
+        if table.rela:
+            adds = table.addends()
+            for sym in hit:
+                m = maps[syms.shndx[sym]]
+                base = syms.values[sym]
+                idx = [k for k, s in enumerate(table.syms) if s == sym]
+                vals = [adds[k] + base for k in idx]
+                nbase = m.map(base) if base else 0
+                for k, v in zip(idx, m.map_many(vals), strict=True):
+                    adds[k] = v - nbase
+            out[sec.index] = table.store(new_offsets, adds)
+        else:
+            tgt = sec.info
+            if tgt not in contents:
+                contents[tgt] = bytearray(plain_of(elf.sections[tgt]))
+            elif not isinstance(contents[tgt], bytearray):
+                contents[tgt] = bytearray(contents[tgt])
+            data = contents[tgt]
+            assert isinstance(data, bytearray)
+            place = new_offsets if new_offsets is not None else offsets
+            for k, sym in enumerate(table.syms):
+                if sym not in hit:
+                    continue
+                size = REL_SIZES.get((elf.machine, table.rtype(k)))
+                if size is None:
+                    raise UnsupportedError(
+                        f"{sec.name}: REL relocation type {table.rtype(k)} on machine "
+                        f"{elf.machine} points into a rewritten section"
+                    )
+                p = place[k]
+                m = maps[syms.shndx[sym]]
+                base = syms.values[sym]
+                val = int.from_bytes(data[p:p + size], order) + base
+                nbase = m.map(base) if base else 0
+                data[p:p + size] = ((m.map(val) - nbase) % (1 << (8 * size))).to_bytes(
+                    size, order)
+            out[tgt] = data
+            if new_offsets is not None:
+                out[sec.index] = table.store(new_offsets, None)
+    for idx, syms in symtabs.items():
+        new = syms.rewritten(maps)
+        if new is not None:
+            out[idx] = new
+    return out
+
+
+def fixups_for(elf: ElfFile, target: int) -> dict[int, int]:
+    """``{r_offset: symbol value + addend}`` for RELA sections applying to ``target``
+    (REL addends are already in the data, so their fields read right as they are)."""
+    out: dict[int, int] = {}
+    for sec in elf.sections:
+        if sec.type != SHT_RELA or sec.info != target or not sec.size:
+            continue
+        syms = Symbols(elf, elf.sections[sec.link])
+        table = RelocTable(elf, sec)
+        for off, sym, add in zip(table.offsets(), table.syms, table.addends(), strict=True):
+            out[off] = syms.values[sym] + add
+    return out
