@@ -52,6 +52,8 @@ class _Obj:
         self.elf = ElfFile(data)
         self._plain: dict[int, bytes | memoryview] = {}
         self.comp: dict[int, Z.Compressed] = {}
+        comment = self.named([".comment"])
+        self.llvm = bool(comment) and b"clang" in bytes(comment[0].raw)
 
     def plain(self, s: Section) -> bytes | memoryview:
         got = self._plain.get(s.index)
@@ -143,23 +145,55 @@ def rewrite(data: bytes, pmap: PrefixMap) -> tuple[bytes, RewriteReport]:
         new_plain[idx] = st.data()
     _patch_str_offsets(obj, strtabs, new_plain)
     contents: dict[int, bytes | bytearray] = {}
+    headers: dict[int, dict[str, int]] = {}
+    gz = next((c for c in obj.comp.values() if c.ctype == Z.ELFCOMPRESS_ZLIB), None)
+    if gz is None and any(s.flags & SHF_COMPRESSED for s in debug):
+        gz = Z.decompress(next(s for s in debug if s.flags & SHF_COMPRESSED).raw,
+                          elf.is64, elf.endian)
     for idx, body in new_plain.items():
-        if idx in obj.comp:
-            contents[idx] = Z.compress(obj.comp[idx], body, elf.is64, elf.endian)
-        else:
-            contents[idx] = body
+        contents[idx], hdr = _encode(obj, elf.sections[idx], body, gz)
+        if hdr:
+            headers[idx] = hdr
     for idx, body in changed_other.items():
         if idx not in new_plain:
             contents[idx] = body
     if not contents:
         out = data
     else:
-        out = elf.build(contents)
+        out = elf.build(contents, headers)
         report.changed = out != data
     hits = scan(out, [o for o in olds if not any(o in n for _, n in pmap.pairs)])
     report.remaining = [h for h in hits if h.debug]
     report.data_hits = [h for h in hits if not h.debug]
     return out, report
+
+
+def _encode(obj: _Obj, s: Section, plain: bytes | bytearray, gz: Z.Compressed | None
+            ) -> tuple[bytes | bytearray, dict[str, int]]:
+    """The file bytes of an edited section, and header fields to change.
+
+    An object built with ``-gz`` compresses a debug section only when that makes it
+    smaller (gas and LLVM agree), so an edited section follows the same rule: this is
+    what keeps a rewritten ``-gz`` object identical to a local compile.
+    """
+    elf = obj.elf
+    c = obj.comp.get(s.index)
+    if c is None and (gz is None or elf.linked or not is_debug(s)):
+        return plain, {}
+    if c is not None and elf.linked:
+        return Z.compress(c, plain, elf.is64, elf.endian), {}
+    if c is None:
+        assert gz is not None
+        c = Z.Compressed(gz.ctype, s.addralign, b"", gz.level)
+    packed = Z.compress(c, plain, elf.is64, elf.endian)
+    if obj.llvm:
+        # LLVM 14 compares against the *other* class's header size (12 for ELF64).
+        smaller = len(plain) > len(packed) - (24 if elf.is64 else 12) + (12 if elf.is64 else 24)
+    else:
+        smaller = len(packed) < len(plain)
+    if smaller:
+        return packed, {"flags": s.flags | SHF_COMPRESSED, "addralign": 8 if elf.is64 else 4}
+    return plain, {"flags": s.flags & ~SHF_COMPRESSED, "addralign": c.addralign}
 
 
 def _patch_str_offsets(obj: _Obj, strtabs: dict[int, StrTab],

@@ -131,9 +131,13 @@ class ElfFile:
         shoff = 0
         for off, _, _, s in items:
             align = (8 if self.is64 else 4) if s is None else max(s.addralign, 1)
-            extra = off - _align(old_end, align)
-            if extra < 0:
-                extra = 0  # overlapping originals: no gap to keep
+            if s is not None and s.index in headers and "addralign" in headers[s.index]:
+                align = max(headers[s.index]["addralign"], 1)
+            # The alignment the writer really used: some align compressed sections by
+            # the uncompressed alignment, so take the largest one the original obeys.
+            while align > 1 and _align(old_end, align) > off:
+                align //= 2
+            extra = max(off - _align(old_end, align), 0)
             pos = _align(len(out), align) + extra
             out += b"\x00" * (pos - len(out))
             if s is None:
