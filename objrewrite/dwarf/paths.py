@@ -118,13 +118,14 @@ def list_paths(view: View) -> list[PathEntry]:
                                      is_types=info_name.startswith(".debug_types")):
                 ab = I.parse_abbrevs(ab_data, unit.abbrev_off)
                 base = 8 if unit.version >= 5 and dwo else 0
+                found: list[I.Attr] = []
                 for a in I.walk(p, unit, ab, le=view.le, fixups=fix, want=want):
                     if a.at == F.AT_STR_OFFSETS_BASE:
                         assert isinstance(a.value, int)
-                        base = a.value
-                        continue
-                    if a.at == F.AT_NAME and a.tag not in CU_TAGS:
-                        continue
+                        base = a.value  # may follow the strx attributes that need it
+                    elif a.at != F.AT_NAME or a.tag in CU_TAGS:
+                        found.append(a)
+                for a in found:
                     holder = F.PATH_ATTRS.get(a.at, hex(a.at))
                     form = F.FORM_NAMES.get(a.form, hex(a.form))
                     if isinstance(a.value, bytes):

@@ -20,6 +20,8 @@ from tests.objrewrite.conftest import GEN, Fx, dwarf_dump, verify_errors
 MATRIX = GEN.matrix()
 WAYS = ("longer", "shorter")
 IDENTICAL_EXTRAS = ["clang-asm", "clang-split", "clang-types4", "clang-types5", "clang-ldr"]
+# ELF32/64, both byte orders, REL (i386, arm, mips) and RELA (the others).
+CROSS = [f"clang-{arch}" for arch in GEN.CROSS]
 # gcc orders its string tables by hashes that depend on the paths: equal DWARF, not bytes.
 EQUIVALENT_EXTRAS = [
     "gcc-asm", "gcc-dwarf64", "gcc-macinfo", "gcc-types4", "gcc-types5", "gcc-split",
@@ -39,8 +41,8 @@ def _rewrite(fx: Fx, case: str, way: str, tmp: Path, ext: str = ".o") -> tuple[P
 
 
 @pytest.mark.parametrize("way", WAYS)
-@pytest.mark.parametrize("case", [c for c in MATRIX if c.startswith("clang")] + [
-    c for c in IDENTICAL_EXTRAS])
+@pytest.mark.parametrize(
+    "case", [c for c in MATRIX if c.startswith("clang")] + IDENTICAL_EXTRAS + CROSS)
 def test_identical_to_a_compile_at_the_target_path(fx: Fx, case: str, way: str,
                                                    tmp_path: Path) -> None:
     dest, expected = _rewrite(fx, case, way, tmp_path)
