@@ -16,33 +16,58 @@ adding a format means adding an entry there.
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
-from objrewrite import macho
-from objrewrite.elf import backend as elf_backend
 from objrewrite.errors import FormatError
 from objrewrite.prefixmap import PrefixMap
 from objrewrite.report import Hit, PathEntry, RewriteReport
 
-Maps = PrefixMap | Iterable[tuple[str | bytes, str | bytes]]
+TYPE_CHECKING = False  # mypy treats this name as True; see report.py on import cost
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
+    Maps = PrefixMap | Iterable[tuple[str | bytes, str | bytes]]
+    PathLike = str | os.PathLike[str]
 
 
-@dataclass(frozen=True)
 class Backend:
-    name: str
-    magics: tuple[bytes, ...]
-    rewrite: Callable[[bytes, PrefixMap], tuple[bytes, RewriteReport]]
-    scan: Callable[[bytes, list[bytes]], list[Hit]]
-    list_paths: Callable[[bytes], list[PathEntry]]
+    """One object format: the magic bytes it claims and the module implementing it.
+
+    The module (imported on first use, so a command pays only for the format it reads)
+    provides ``rewrite(data, pmap)``, ``scan(data, olds)`` and ``list_paths(data)``.
+    """
+
+    __slots__ = ("_module", "magics", "module_name", "name")
+
+    def __init__(self, name: str, magics: tuple[bytes, ...], module_name: str) -> None:
+        self.name, self.magics, self.module_name = name, magics, module_name
+        self._module: object = None
+
+    def _mod(self) -> object:
+        if self._module is None:
+            import importlib
+
+            self._module = importlib.import_module(self.module_name)
+        return self._module
+
+    @property
+    def rewrite(self) -> Callable[[bytes, PrefixMap], tuple[bytes, RewriteReport]]:
+        return self._mod().rewrite  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def scan(self) -> Callable[[bytes, list[bytes]], list[Hit]]:
+        return self._mod().scan  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def list_paths(self) -> Callable[[bytes], list[PathEntry]]:
+        return self._mod().list_paths  # type: ignore[attr-defined, no-any-return]
 
 
 BACKENDS: list[Backend] = [
-    Backend("elf", (elf_backend.MAGIC,), elf_backend.rewrite, elf_backend.scan,
-            elf_backend.list_paths),
-    Backend("macho", macho.MAGICS, macho.rewrite, macho.scan, macho.list_paths),
+    Backend("elf", (b"\x7fELF",), "objrewrite.elf.backend"),
+    Backend("macho", (
+        b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf",
+        b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf",
+    ), "objrewrite.macho"),
 ]
 
 
@@ -62,31 +87,52 @@ def rewrite_bytes(data: bytes, maps: Maps) -> tuple[bytes, RewriteReport]:
     return backend_for(data).rewrite(data, _pmap(maps))
 
 
-def rewrite_file(path: str | os.PathLike[str], maps: Maps,
-                 out: str | os.PathLike[str] | None = None) -> RewriteReport:
+def rewrite_file(path: PathLike, maps: Maps, out: PathLike | None = None) -> RewriteReport:
     """Rewrite the file at ``path`` in place (or into ``out``) atomically.
 
     Raises ``ObjRewriteError`` without writing anything when the rewrite is not possible.
     Leftover prefixes are in the report (``report.ok`` is False); the file is still written,
     so the caller can inspect it, unless it is the daemon's policy to discard it.
     """
-    src = Path(path)
-    data = src.read_bytes()
+    src = os.fspath(path)
+    data = read(src)
     new, report = rewrite_bytes(data, maps)
-    dest = Path(out) if out is not None else src
+    dest = os.fspath(out) if out is not None else src
     if dest == src and new == data:
         return report
     write_atomically(dest, new, like=src)
     return report
 
 
-def write_atomically(dest: Path, data: bytes, like: Path | None = None) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent or ".")
+def read(path: PathLike) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write_atomically(dest: PathLike, data: bytes, like: PathLike | None = None) -> None:
+    """Write ``data`` to a new file beside ``dest`` and rename it over ``dest``."""
+    dest = os.fspath(dest)
+    head, name = os.path.split(dest)
+    mode = 0o666
+    if like is not None:
+        try:
+            mode = os.stat(like).st_mode & 0o7777
+        except FileNotFoundError:
+            pass
+    for attempt in range(100):
+        tmp = os.path.join(head, f".{name}.{os.getpid()}.{attempt}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"no free temporary name beside {dest}")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        if like is not None and like.exists():
-            os.chmod(tmp, like.stat().st_mode & 0o7777)
+        if like is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, dest)
     except BaseException:
         try:
@@ -96,11 +142,11 @@ def write_atomically(dest: Path, data: bytes, like: Path | None = None) -> None:
         raise
 
 
-def _data(obj: bytes | str | os.PathLike[str]) -> bytes:
-    return obj if isinstance(obj, bytes) else Path(obj).read_bytes()
+def _data(obj: bytes | PathLike) -> bytes:
+    return obj if isinstance(obj, bytes) else read(obj)
 
 
-def find_prefix(obj: bytes | str | os.PathLike[str], prefix: str | bytes | Sequence[str]) -> list[Hit]:
+def find_prefix(obj: bytes | PathLike, prefix: str | bytes | Sequence[str]) -> list[Hit]:
     """Every occurrence of ``prefix`` (a path-boundary match) in any section."""
     data = _data(obj)
     if isinstance(prefix, (str, bytes)):
@@ -111,6 +157,6 @@ def find_prefix(obj: bytes | str | os.PathLike[str], prefix: str | bytes | Seque
     return backend_for(data).scan(data, olds)
 
 
-def list_paths(obj: bytes | str | os.PathLike[str]) -> list[PathEntry]:
+def list_paths(obj: bytes | PathLike) -> list[PathEntry]:
     data = _data(obj)
     return backend_for(data).list_paths(data)

@@ -19,57 +19,109 @@ strings found in data sections are warnings (stderr) and do not change the exit 
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
-from pathlib import Path
 
 from objrewrite import api
 from objrewrite.errors import FormatError, UnsupportedError
 from objrewrite.prefixmap import PrefixMap
-from objrewrite.report import Hit
+
+TYPE_CHECKING = False  # mypy treats this name as True; see report.py on import cost
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from objrewrite.report import Hit
 
 EXIT_OK, EXIT_LEFT, EXIT_USAGE, EXIT_INPUT, EXIT_UNSUPPORTED = 0, 1, 2, 3, 4
 
+USAGE = """\
+usage: objrewrite --map OLD=NEW [--map OLD=NEW ...] [-o OUT] [--partial] [-q] FILE...
+       objrewrite --list FILE...
+       objrewrite --check PREFIX [--check PREFIX ...] [-q] FILE...
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="objrewrite",
-        description="Rewrite path prefixes in the debug info of ELF and Mach-O objects.",
-        epilog="exit codes: 0 ok, 1 prefix left in debug sections, 2 usage, "
-               "3 bad input, 4 rewrite not possible",
-    )
-    mode = p.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--map", "-m", action="append", metavar="OLD=NEW",
-                      help="replace path prefix OLD by NEW (repeatable; first match wins)")
-    mode.add_argument("--list", "-l", action="store_true",
-                      help="print every path string in the debug info with section and form")
-    mode.add_argument("--check", "-c", action="append", metavar="PREFIX",
-                      help="exit 1 if PREFIX occurs in a debug section")
-    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT (one input only)")
-    p.add_argument("--partial", action="store_true",
-                   help="write the result even if a prefix is left in debug sections")
-    p.add_argument("-q", "--quiet", action="store_true", help="no warnings")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    return p
+Rewrite path prefixes in the debug info of ELF and Mach-O objects.
+
+  -m, --map OLD=NEW     replace path prefix OLD by NEW (repeatable; first match wins)
+  -l, --list            print every path string in the debug info: section, form, holder
+  -c, --check PREFIX    exit 1 if PREFIX occurs in a debug section (repeatable)
+  -o, --output OUT      write the result to OUT (one FILE only) instead of in place
+  --partial             write the result even if a prefix is left in debug sections
+  -q, --quiet           no warnings about paths in data sections
+  -h, --help            show this help
+
+exit codes: 0 ok, 1 prefix left in debug sections, 2 usage error,
+            3 unreadable or malformed input, 4 rewrite not possible safely
+"""
+
+
+class _Args:
+    __slots__ = ("check", "files", "list", "map", "output", "partial", "quiet")
+
+    def __init__(self) -> None:
+        self.map: list[str] = []
+        self.check: list[str] = []
+        self.list = self.partial = self.quiet = False
+        self.output: str | None = None
+        self.files: list[str] = []
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _parse(argv: Sequence[str]) -> _Args:
+    a = _Args()
+    it = iter(argv)
+    takes = {"-m": "map", "--map": "map", "-c": "check", "--check": "check",
+             "-o": "output", "--output": "output"}
+    flags = {"-l": "list", "--list": "list", "--partial": "partial", "-q": "quiet",
+             "--quiet": "quiet"}
+    only_files = False
+    for arg in it:
+        if only_files or not arg.startswith("-") or arg == "-":
+            a.files.append(arg)
+            continue
+        if arg == "--":
+            only_files = True
+            continue
+        name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name in takes:
+            if not eq:
+                value = next(it, None)  # type: ignore[arg-type]
+                if value is None:
+                    raise _UsageError(f"{name} needs a value")
+            key = takes[name]
+            if key == "output":
+                a.output = value
+            else:
+                getattr(a, key).append(value)
+        elif arg in flags:
+            setattr(a, flags[arg], True)
+        elif len(arg) > 2 and arg[1] != "-" and arg[:2] in takes:
+            getattr(a, takes[arg[:2]]).append(arg[2:]) if takes[arg[:2]] != "output" else (
+                setattr(a, "output", arg[2:]))
+        else:
+            raise _UsageError(f"unknown option {arg}")
+    modes = bool(a.map) + bool(a.check) + a.list
+    if modes != 1:
+        raise _UsageError("give exactly one of --map, --list, --check")
+    if not a.files:
+        raise _UsageError("no FILE given")
+    if a.output and (not a.map or len(a.files) != 1):
+        raise _UsageError("-o needs --map and exactly one FILE")
+    return a
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "-h" in argv or "--help" in argv:
+        sys.stdout.write(USAGE)
+        return EXIT_OK
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return EXIT_OK if exc.code == 0 else EXIT_USAGE
-    if args.output and (not args.map or len(args.files) != 1):
-        print("objrewrite: -o needs --map and exactly one FILE", file=sys.stderr)
+        args = _parse(argv)
+        pmap = PrefixMap.parse(args.map) if args.map else None
+    except (_UsageError, ValueError) as exc:
+        sys.stderr.write(f"objrewrite: {exc}\n{USAGE.splitlines()[0]}\n")
         return EXIT_USAGE
-    pmap = None
-    if args.map:
-        try:
-            pmap = PrefixMap.parse(args.map)
-        except ValueError as exc:
-            print(f"objrewrite: {exc}", file=sys.stderr)
-            return EXIT_USAGE
     status = EXIT_OK
     for name in args.files:
         try:
@@ -101,9 +153,8 @@ def _warn_data(name: str, hits: list[Hit], quiet: bool) -> None:
               file=sys.stderr)
 
 
-def _rewrite(name: str, pmap: PrefixMap, args: argparse.Namespace) -> int:
-    src = Path(name)
-    data = src.read_bytes()
+def _rewrite(name: str, pmap: PrefixMap, args: _Args) -> int:
+    data = api.read(name)
     new, report = api.rewrite_bytes(data, pmap)
     _warn_data(name, report.data_hits, args.quiet)
     if report.remaining:
@@ -112,9 +163,9 @@ def _rewrite(name: str, pmap: PrefixMap, args: argparse.Namespace) -> int:
         if not args.partial:
             print(f"objrewrite: {name}: not written", file=sys.stderr)
             return EXIT_LEFT
-    dest = Path(args.output) if args.output else src
-    if dest != src or new != data:
-        api.write_atomically(dest, new, like=src)
+    dest = args.output or name
+    if dest != name or new != data:
+        api.write_atomically(dest, new, like=name)
     return EXIT_LEFT if report.remaining else EXIT_OK
 
 

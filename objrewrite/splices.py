@@ -16,7 +16,9 @@ callers skip work).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+TYPE_CHECKING = False  # mypy treats this name as True; typing itself costs ~2 ms
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 from objrewrite.errors import UnsupportedError
 

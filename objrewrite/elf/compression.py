@@ -13,9 +13,7 @@ local ``-gz`` compile byte for byte).
 
 from __future__ import annotations
 
-import shutil
 import struct
-import subprocess
 import zlib
 
 from objrewrite.errors import FormatError, UnsupportedError
@@ -97,6 +95,9 @@ def _zstd(data: bytes, *, decompress: bool) -> bytes:
         if decompress:
             return bytes(zstandard.ZstdDecompressor().decompress(data))
         return bytes(zstandard.ZstdCompressor().compress(data))
+    import shutil
+    import subprocess
+
     exe = shutil.which("zstd")
     if exe is None:
         raise UnsupportedError("zstd-compressed section, but neither the zstandard module "
