@@ -40,7 +40,15 @@ FUNC = """std::string f{i}(int n) {{
   std::sort(s.begin(), s.end()); return s + std::to_string(std::accumulate(b.xs.begin(), b.xs.end(), 0L));
 }}
 """
-NEW_LONG = "/srv/a/much/longer/client/prefix/than/the/server/one/proj"
+NEW_BASE = "/srv/a/much/longer/client/prefix/than/the/server/one"
+
+
+def longer_than(old: str) -> str:
+    """A NEW prefix at least 24 bytes longer than ``old`` (so every offset moves)."""
+    new = NEW_BASE
+    while len(new) < len(old) + 24:
+        new += "/longer"
+    return new + "/proj"
 
 
 def build(out: Path, flags: list[str], cc: str, name: str) -> tuple[Path, str]:
@@ -96,33 +104,42 @@ def main() -> int:
     args = ap.parse_args()
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    obj, mirror = build(out, ["-O1", "-g3"], "g++", "big-gcc-g3.o")
-    old = mirror
-    data = obj.read_bytes()
-    nrel = int(subprocess.run(["sh", "-c", f"readelf -rW {obj} | grep -c ' R_'"],
-                              capture_output=True, text=True).stdout.strip() or 0)
-    print(f"object: {obj.name}: {len(data) / 1e6:.1f} MB, {nrel} relocations (g++ -O1 -g3)")
-    print(f"map: {old} -> {NEW_LONG} (longer)")
-    rows = []
-    t_in = median_ms(lambda: objrewrite.rewrite_bytes(data, [(old, NEW_LONG)]), args.runs)
-    t_noop = median_ms(lambda: objrewrite.rewrite_bytes(data, [("/no/such/dir", "/x")]),
-                       args.runs)
-    work = out / "work.o"
-    t_cli = time_command([str(launcher(out)), "--map", f"{old}={NEW_LONG}", str(work)],
-                         work, obj, args.runs)
-    ours_left = leftovers(work, old)
-    t_de = time_command(["debugedit", "-b", old, "-d", NEW_LONG, str(work)], work, obj,
-                        args.runs)
-    de_left = leftovers(work, old)
-    rows += [("objrewrite in-process", t_in), ("objrewrite no-match pass-through", t_noop),
-             ("objrewrite command", t_cli), ("debugedit 5.0 command", t_de)]
-    for name, t in rows:
-        print(f"  {name:34s} {t:8.1f} ms   {t / t_de:5.2f}x debugedit")
-    print(f"  leftover prefixes: objrewrite {ours_left}, debugedit {de_left}")
+    # Byte-compile, as an install does: the command's start-up depends on it.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "objrewrite")],
+                   check=True)
+    for flags, name in ((["-O1", "-g3"], "big-gcc-g3.o"),
+                        (["-O1", "-g3", "-gdwarf-4"], "big-gcc-g3-dwarf4.o")):
+        obj, mirror = build(out, flags, "g++", name)
+        old = mirror
+        NEW_LONG = longer_than(old)  # noqa: N806
+        data = obj.read_bytes()
+        rel = subprocess.run(["readelf", "-rW", str(obj)], capture_output=True, text=True,
+                             check=True).stdout
+        nrel = sum(1 for ln in rel.splitlines() if " R_" in ln)
+        print(f"object: {obj.name}: {len(data) / 1e6:.1f} MB, {nrel} relocations "
+              f"(g++ {' '.join(flags)})")
+        print(f"  map: {old} -> {NEW_LONG} (longer)")
+        t_in = median_ms(lambda d=data, o=old: objrewrite.rewrite_bytes(d, [(o, NEW_LONG)]),
+                         args.runs)
+        t_noop = median_ms(
+            lambda d=data: objrewrite.rewrite_bytes(d, [("/no/such/dir", "/x")]), args.runs)
+        work = out / "work.o"
+        t_cli = time_command([str(launcher(out)), "--map", f"{old}={NEW_LONG}", str(work)],
+                             work, obj, args.runs)
+        ours_left = leftovers(work, old)
+        t_de = time_command(["debugedit", "-b", old, "-d", NEW_LONG, str(work)], work, obj,
+                            args.runs)
+        de_left = leftovers(work, old)
+        rows = [("objrewrite in-process", t_in), ("objrewrite no-match pass-through", t_noop),
+                ("objrewrite command", t_cli), ("debugedit 5.0 command", t_de)]
+        for label, t in rows:
+            print(f"  {label:34s} {t:8.1f} ms   {t / t_de:5.2f}x debugedit")
+        print(f"  leftover prefixes: objrewrite {ours_left}, debugedit {de_left}")
     print("correctness where debugedit fails (leftover debug hits after the rewrite):")
     for label, cc, flags in (("clang++ -g (DWARF 5, strx)", "clang++", ["-O1", "-g"]),
                              ("g++ -g -gz (compressed)", "g++", ["-O1", "-g", "-gz"])):
         cobj, cmirror = build(out, flags, cc, f"big-{cc}-{'-'.join(flags)}.o")
+        NEW_LONG = longer_than(cmirror)  # noqa: N806
         shutil.copy(cobj, work)
         de = subprocess.run(["debugedit", "-b", cmirror, "-d", NEW_LONG, str(work)],
                             capture_output=True, text=True)

@@ -81,6 +81,8 @@ class OffsetMap:
         return got
 
     def map(self, value: int) -> int:
+        if self.identity:
+            return value  # same-length edits: nothing moves, not even inside an edit
         k = bisect_right(self._ends, value)
         if k < len(self._starts) and self._starts[k] < value:
             return self._inside(value)

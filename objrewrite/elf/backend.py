@@ -165,7 +165,8 @@ def rewrite(data: bytes, pmap: PrefixMap) -> tuple[bytes, RewriteReport]:
     else:
         out = elf.build(contents, headers)
         report.changed = out != data
-    hits = scan(out, [o for o in olds if not any(o in n for _, n in pmap.pairs)])
+    hits = _scan_obj(obj, [o for o in olds if not any(o in n for _, n in pmap.pairs)],
+                     new_plain, data if not contents else out)
     report.remaining = [h for h in hits if h.debug]
     report.data_hits = [h for h in hits if not h.debug]
     return out, report
@@ -244,16 +245,24 @@ def scan(data: bytes, olds: list[bytes]) -> list[Hit]:
     """Every occurrence of each prefix (at a path boundary) in every section."""
     if not olds:
         return []
-    obj = _Obj(data)
+    return _scan_obj(_Obj(data), olds, {}, data)
+
+
+def _scan_obj(obj: _Obj, olds: list[bytes], replaced: dict[int, bytes | bytearray],
+              whole: bytes) -> list[Hit]:
+    """``scan`` over ``obj`` with some sections' (decompressed) contents ``replaced``;
+    ``whole`` is the file as written, for the quick "no prefix anywhere" exit."""
+    if not olds:
+        return []
     compressed = any(s.flags & SHF_COMPRESSED for s in obj.elf.sections)
-    if not compressed and not any(o in data for o in olds):
+    if not compressed and not any(o in whole for o in olds):
         return []
     hits: list[Hit] = []
     for s in obj.elf.sections[1:]:
         if s.type == SHT_NOBITS or not s.size:
             continue
-        p = obj.plain(s)
-        b = bytes(p)
+        got = replaced.get(s.index)
+        b = bytes(got if got is not None else obj.plain(s))
         for o in olds:
             pos = b.find(o)
             while pos >= 0:

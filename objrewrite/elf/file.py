@@ -124,11 +124,14 @@ class ElfFile:
         items.append((self.shoff, 2, len(secs), None))
         items.sort(key=lambda t: (t[0], t[1], t[2]))
         first = min(t[0] for t in items)
-        out = bytearray(self.data[:first])
+        parts: list[bytes | bytearray | memoryview] = [self.data[:first]]
+        size = first
         new_off: dict[int, int] = {}
         new_size: dict[int, int] = {}
         old_end = first
         shoff = 0
+        shsize = len(secs) * self.shentsize
+        table = bytearray(shsize)
         for off, _, _, s in items:
             align = (8 if self.is64 else 4) if s is None else max(s.addralign, 1)
             if s is not None and s.index in headers and "addralign" in headers[s.index]:
@@ -138,18 +141,23 @@ class ElfFile:
             while align > 1 and _align(old_end, align) > off:
                 align //= 2
             extra = max(off - _align(old_end, align), 0)
-            pos = _align(len(out), align) + extra
-            out += b"\x00" * (pos - len(out))
+            pos = _align(size, align) + extra
+            if pos > size:
+                parts.append(bytes(pos - size))
+            size = pos
             if s is None:
                 shoff = pos
-                out += b"\x00" * (len(secs) * self.shentsize)
-                old_end = off + len(secs) * self.shentsize
+                parts.append(table)
+                size += shsize
+                old_end = off + shsize
                 continue
             body = contents.get(s.index, s.raw)
             new_off[s.index] = pos
             new_size[s.index] = len(body)
-            out += body
+            parts.append(body)
+            size += len(body)
             old_end = max(old_end, off + s.size)
+        pack = struct.Struct(self.shdr_fmt).pack_into
         for s in secs:
             f = list(s.fields())
             if s.index in new_off:
@@ -158,11 +166,13 @@ class ElfFile:
                 f[4] = _nobits_offset(s, secs, new_off)
             for k, v in headers.get(s.index, {}).items():
                 f[_FIELD[k]] = v
-            struct.pack_into(self.shdr_fmt, out, shoff + s.index * self.shentsize, *f)
+            pack(table, s.index * self.shentsize, *f)
         hdr = list(self.ehdr)
         hdr[6] = shoff
-        struct.pack_into(self.ehdr_fmt, out, 0, *hdr)
-        return bytes(out)
+        head = bytearray(parts[0])
+        struct.pack_into(self.ehdr_fmt, head, 0, *hdr)
+        parts[0] = head
+        return b"".join(parts)
 
     def _build_in_place(self, contents: dict[int, bytes | bytearray],
                         headers: dict[int, dict[str, int]]) -> bytes:

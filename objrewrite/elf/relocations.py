@@ -20,6 +20,8 @@ needs remapping is an ``UnsupportedError``, never a guess.
 from __future__ import annotations
 
 import struct
+import sys
+from itertools import compress
 TYPE_CHECKING = False  # mypy treats this name as True; typing itself costs ~2 ms
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -87,10 +89,11 @@ class Symbols:
 
 
 class RelocTable:
-    """The entries of one relocation section as flat Python lists.
+    """The entries of one relocation section, decoded one column at a time.
 
-    Entries are decoded with one ``struct`` call over the whole section (every field
-    read as the same unsigned/signed word), which is what keeps ~200k relocations cheap.
+    Columns (offsets, infos, addends) come out of a single C-level call each: a
+    ``memoryview.cast`` when the file's byte order is the machine's, ``struct`` otherwise.
+    Per-entry Python work is kept to the entries that need remapping.
     """
 
     def __init__(self, elf: ElfFile, sec: Section) -> None:
@@ -100,43 +103,67 @@ class RelocTable:
         width = 3 if self.rela else 2
         self.width = width
         self.code = "q" if elf.is64 else "I"
-        esize = (8 if elf.is64 else 4) * width
-        if len(sec.raw) % esize:
+        wsize = 8 if elf.is64 else 4
+        if len(sec.raw) % (wsize * width):
             raise FormatError(f"{sec.name}: size is not a multiple of the entry size")
-        self.count = len(sec.raw) // esize
-        self.fmt = f"{elf.endian}{self.count * width}{self.code}"
-        self.words = list(struct.unpack(self.fmt, sec.raw))
-        infos = self.words[1::width]
-        if elf.is64:
-            if elf.machine == EM_MIPS:
-                raise UnsupportedError("MIPS64 relocation layout is not supported")
-            self.syms = [i >> 32 for i in infos]
-        else:
-            self.syms = [i >> 8 for i in infos]
-        self.infos = infos
+        if elf.is64 and elf.machine == EM_MIPS:
+            raise UnsupportedError("MIPS64 relocation layout is not supported")
+        self.count = len(sec.raw) // (wsize * width)
+        self.shift = 32 if elf.is64 else 8
+        self.native = elf.le == (sys.byteorder == "little")
+        self._words: list[int] | None = None
+        self._mv = memoryview(sec.raw).cast(self.code) if self.native else None
+        self.infos = self._column(1)
+
+    def _column(self, k: int) -> list[int]:
+        if self._mv is not None:
+            return self._mv[k::self.width].tolist()
+        if self._words is None:
+            fmt = f"{self.elf.endian}{self.count * self.width}{self.code}"
+            self._words = list(struct.unpack(fmt, self.sec.raw))
+        return self._words[k::self.width]
+
+    def syms(self) -> list[int]:
+        sh = self.shift
+        return [i >> sh for i in self.infos]
 
     def rtype(self, k: int) -> int:
-        info = self.infos[k]
-        return info & (0xFFFFFFFF if self.elf.is64 else 0xFF)
+        return self.infos[k] & (0xFFFFFFFF if self.elf.is64 else 0xFF)
 
     def addends(self) -> list[int]:
-        adds = self.words[2::3]
+        adds = self._column(2)
         if not self.elf.is64:
             adds = [a - (1 << 32) if a >= 1 << 31 else a for a in adds]
         return adds
 
     def offsets(self) -> list[int]:
-        return self.words[0::self.width]
+        return self._column(0)
+
+    def entries_of(self, infos: set[int]) -> list[int]:
+        """Indices of the entries whose ``r_info`` is in ``infos``."""
+        return list(compress(range(self.count), map(infos.__contains__, self.infos)))
 
     def store(self, offsets: list[int] | None, addends: list[int] | None) -> bytes:
-        w = self.words
+        out = bytearray(self.sec.raw)
+        n = self.count
+        cols = []
         if offsets is not None:
-            w[0::self.width] = offsets
+            cols.append((0, offsets))
         if addends is not None:
             if not self.elf.is64:
                 addends = [x & 0xFFFFFFFF for x in addends]
-            w[2::3] = addends
-        return struct.pack(self.fmt, *w)
+            cols.append((2, addends))
+        if self.native:
+            omv = memoryview(out).cast(self.code)
+            for k, col in cols:
+                omv[k::self.width] = memoryview(struct.pack(f"{n}{self.code}", *col)).cast(
+                    self.code)
+            return bytes(out)
+        fmt = f"{self.elf.endian}{n * self.width}{self.code}"
+        words = list(struct.unpack(fmt, out))
+        for k, col in cols:
+            words[k::self.width] = col
+        return struct.pack(fmt, *words)
 
 
 def remap(elf: ElfFile, maps: dict[int, OffsetMap],
@@ -169,24 +196,31 @@ def remap(elf: ElfFile, maps: dict[int, OffsetMap],
         if not relevant and target_map is None:
             continue
         table = RelocTable(elf, sec)
-        hit = relevant.intersection(table.syms)
-        if not hit and target_map is None:
+        # Group the distinct r_info values by symbol: few, so this is cheap.
+        by_sym: dict[int, set[int]] = {}
+        for info in set(table.infos):
+            sym = info >> table.shift
+            if sym in relevant:
+                by_sym.setdefault(sym, set()).add(info)
+        if not by_sym and target_map is None:
             continue
         offsets = table.offsets()
         new_offsets = target_map.map_many(offsets) if target_map is not None else None
-        if not hit:
+        if not by_sym:
             out[sec.index] = table.store(new_offsets, None)
             continue
         if table.rela:
             adds = table.addends()
-            for sym in hit:
+            changed: dict[int, int] = {}
+            for sym, infos in by_sym.items():
                 m = maps[syms.shndx[sym]]
                 base = syms.values[sym]
-                idx = [k for k, s in enumerate(table.syms) if s == sym]
-                vals = [adds[k] + base for k in idx]
+                idx = table.entries_of(infos)
+                vals = [adds[k] + base for k in idx] if base else [adds[k] for k in idx]
                 nbase = m.map(base) if base else 0
-                for k, v in zip(idx, m.map_many(vals), strict=True):
-                    adds[k] = v - nbase
+                new = m.map_many(vals)
+                changed.update(zip(idx, [v - nbase for v in new] if nbase else new))
+            adds = list(map(changed.get, range(table.count), adds))
             out[sec.index] = table.store(new_offsets, adds)
         else:
             tgt = sec.info
@@ -197,22 +231,21 @@ def remap(elf: ElfFile, maps: dict[int, OffsetMap],
             data = contents[tgt]
             assert isinstance(data, bytearray)
             place = new_offsets if new_offsets is not None else offsets
-            for k, sym in enumerate(table.syms):
-                if sym not in hit:
-                    continue
-                size = REL_SIZES.get((elf.machine, table.rtype(k)))
-                if size is None:
-                    raise UnsupportedError(
-                        f"{sec.name}: REL relocation type {table.rtype(k)} on machine "
-                        f"{elf.machine} points into a rewritten section"
-                    )
-                p = place[k]
+            for sym, infos in by_sym.items():
                 m = maps[syms.shndx[sym]]
                 base = syms.values[sym]
-                val = int.from_bytes(data[p:p + size], order) + base
                 nbase = m.map(base) if base else 0
-                data[p:p + size] = ((m.map(val) - nbase) % (1 << (8 * size))).to_bytes(
-                    size, order)
+                for k in table.entries_of(infos):
+                    size = REL_SIZES.get((elf.machine, table.rtype(k)))
+                    if size is None:
+                        raise UnsupportedError(
+                            f"{sec.name}: REL relocation type {table.rtype(k)} on machine "
+                            f"{elf.machine} points into a rewritten section"
+                        )
+                    p = place[k]
+                    val = int.from_bytes(data[p:p + size], order) + base
+                    data[p:p + size] = ((m.map(val) - nbase) % (1 << (8 * size))).to_bytes(
+                        size, order)
             out[tgt] = data
             if new_offsets is not None:
                 out[sec.index] = table.store(new_offsets, None)
@@ -232,6 +265,6 @@ def fixups_for(elf: ElfFile, target: int) -> dict[int, int]:
             continue
         syms = Symbols(elf, elf.sections[sec.link])
         table = RelocTable(elf, sec)
-        for off, sym, add in zip(table.offsets(), table.syms, table.addends(), strict=True):
+        for off, sym, add in zip(table.offsets(), table.syms(), table.addends(), strict=True):
             out[off] = syms.values[sym] + add
     return out
