@@ -16,6 +16,8 @@ callers skip work).
 from __future__ import annotations
 
 from bisect import bisect_right
+from itertools import repeat
+from operator import add
 TYPE_CHECKING = False  # mypy treats this name as True; typing itself costs ~2 ms
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -89,21 +91,16 @@ class OffsetMap:
         return value + self._cum[k]
 
     def map_many(self, values: list[int]) -> list[int]:
-        """``[self.map(v) for v in values]``, fast for the common few-edit case."""
+        """``[self.map(v) for v in values]``, as C-level loops (no Python frame per value).
+
+        ``points`` alternate (start+1, end) of each edit, so ``bisect_right`` gives an even
+        index (the shift to add) or an odd one (strictly inside an edit: shift ``None``,
+        which makes ``add`` raise and sends us to the careful path).
+        """
         if self.identity or not values:
             return values
-        starts, ends, cum = self._starts, self._ends, self._cum
-        if len(starts) == 1 and ends[0] > starts[0]:
-            s, e, d = starts[0], ends[0], cum[1]
-            out = [v + d if v >= e else v for v in values]
-            if any(s < v < e for v in values):
-                out = [self.map(v) if s < v < e else o for v, o in zip(values, out, strict=True)]
-            return out
-        # One bisect per value: points alternate (start+1, end) of each edit; an odd
-        # index means "strictly inside an edit", whose shift entry is None.
-        points = self._points
-        shifts = self._shifts
+        ks = map(bisect_right, repeat(self._points, len(values)), values)
         try:
-            return [v + shifts[bisect_right(points, v)] for v in values]  # type: ignore[operator]
+            return list(map(add, values, map(self._shifts.__getitem__, ks)))
         except TypeError:
             return [self.map(v) for v in values]

@@ -23,6 +23,8 @@ TYPE_CHECKING = False  # mypy treats this name as True; typing itself costs ~2 m
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+from bisect import bisect_right
+
 from objrewrite.dwarf import forms as F
 from objrewrite.dwarf import line as L
 from objrewrite.dwarf.strtab import StrTab
@@ -166,7 +168,7 @@ def rewrite(data: bytes, pmap: PrefixMap) -> tuple[bytes, RewriteReport]:
         out = elf.build(contents, headers)
         report.changed = out != data
     hits = _scan_obj(obj, [o for o in olds if not any(o in n for _, n in pmap.pairs)],
-                     new_plain, data if not contents else out)
+                     new_plain, data)
     report.remaining = [h for h in hits if h.debug]
     report.data_hits = [h for h in hits if not h.debug]
     return out, report
@@ -249,31 +251,51 @@ def scan(data: bytes, olds: list[bytes]) -> list[Hit]:
 
 
 def _scan_obj(obj: _Obj, olds: list[bytes], replaced: dict[int, bytes | bytearray],
-              whole: bytes) -> list[Hit]:
-    """``scan`` over ``obj`` with some sections' (decompressed) contents ``replaced``;
-    ``whole`` is the file as written, for the quick "no prefix anywhere" exit."""
+              data: bytes) -> list[Hit]:
+    """``scan`` over ``obj`` (whose file bytes are ``data``) with some sections'
+    decompressed contents ``replaced`` by new ones.
+
+    Sections that are neither replaced nor compressed are the same bytes in ``data``:
+    one ``find`` over the whole file locates their hits, so a clean rewrite costs
+    almost nothing to check.
+    """
     if not olds:
         return []
-    compressed = any(s.flags & SHF_COMPRESSED for s in obj.elf.sections)
-    if not compressed and not any(o in whole for o in olds):
-        return []
+    secs = [s for s in obj.elf.sections[1:] if s.type != SHT_NOBITS and s.size]
+    special = [s for s in secs if s.index in replaced or s.flags & SHF_COMPRESSED]
+    special_ids = {s.index for s in special}
+    plain = sorted((s.offset, s.offset + s.size, s) for s in secs
+                   if s.index not in special_ids)
+    starts = [t[0] for t in plain]
     hits: list[Hit] = []
-    for s in obj.elf.sections[1:]:
-        if s.type == SHT_NOBITS or not s.size:
-            continue
+    found: dict[int, Section] = {}
+    for o in olds:
+        pos = data.find(o)
+        while pos >= 0:
+            k = bisect_right(starts, pos) - 1
+            if k >= 0 and pos < plain[k][1]:
+                found[plain[k][2].index] = plain[k][2]
+            pos = data.find(o, pos + 1)
+    for s in sorted(found.values(), key=lambda x: x.index) + special:
         got = replaced.get(s.index)
-        b = bytes(got if got is not None else obj.plain(s))
-        for o in olds:
-            pos = b.find(o)
-            while pos >= 0:
-                end = pos + len(o)
-                if end >= len(b) or o.endswith(b"/") or b[end] in b"/\x00 \t\"':,;=":
-                    lo = b.rfind(b"\x00", 0, pos) + 1
-                    hi = b.find(b"\x00", pos)
-                    hi = len(b) if hi < 0 else hi
-                    text = b[max(lo, pos - 200):min(hi, pos + 400)].decode("utf-8", "replace")
-                    hits.append(Hit(s.name, pos, text, is_debug(s)))
-                pos = b.find(o, pos + 1)
+        hits += _scan_section(s, bytes(got if got is not None else obj.plain(s)), olds)
+    hits.sort(key=lambda h: (obj.elf.by_name(h.section)[0].index, h.offset))
+    return hits
+
+
+def _scan_section(s: Section, b: bytes, olds: list[bytes]) -> list[Hit]:
+    hits = []
+    for o in olds:
+        pos = b.find(o)
+        while pos >= 0:
+            end = pos + len(o)
+            if end >= len(b) or o.endswith(b"/") or b[end] in b"/\x00 \t\"':,;=":
+                lo = b.rfind(b"\x00", 0, pos) + 1
+                hi = b.find(b"\x00", pos)
+                hi = len(b) if hi < 0 else hi
+                text = b[max(lo, pos - 200):min(hi, pos + 400)].decode("utf-8", "replace")
+                hits.append(Hit(s.name, pos, text, is_debug(s)))
+            pos = b.find(o, pos + 1)
     return hits
 
 

@@ -204,7 +204,7 @@ def remap(elf: ElfFile, maps: dict[int, OffsetMap],
                 by_sym.setdefault(sym, set()).add(info)
         if not by_sym and target_map is None:
             continue
-        offsets = table.offsets()
+        offsets = table.offsets() if target_map is not None or not table.rela else []
         new_offsets = target_map.map_many(offsets) if target_map is not None else None
         if not by_sym:
             out[sec.index] = table.store(new_offsets, None)
@@ -216,7 +216,9 @@ def remap(elf: ElfFile, maps: dict[int, OffsetMap],
                 m = maps[syms.shndx[sym]]
                 base = syms.values[sym]
                 idx = table.entries_of(infos)
-                vals = [adds[k] + base for k in idx] if base else [adds[k] for k in idx]
+                vals = list(map(adds.__getitem__, idx))
+                if base:
+                    vals = [v + base for v in vals]
                 nbase = m.map(base) if base else 0
                 new = m.map_many(vals)
                 changed.update(zip(idx, [v - nbase for v in new] if nbase else new))
