@@ -31,13 +31,15 @@ import objrewrite  # noqa: E402
 
 SRC = """#include <bits/stdc++.h>
 template <class T> struct Box { T v; std::vector<T> xs; std::map<int, T> m;
-  T sum() const { T s{}; for (auto &x : xs) s += x; for (auto &kv : m) s += kv.second; return s; } };
+  T sum() const { T s{}; for (auto &x : xs) s += x;
+                  for (auto &kv : m) s += kv.second; return s; } };
 """
 FUNC = """std::string f{i}(int n) {{
   Box<long> b; for (int k = 0; k < n; ++k) {{ b.xs.push_back(k * {i}); b.m[k] = k; }}
   std::unordered_map<std::string, std::vector<double>> u; u["a"].push_back(b.sum());
   std::ostringstream os; os << b.sum() << u.size(); auto s = os.str();
-  std::sort(s.begin(), s.end()); return s + std::to_string(std::accumulate(b.xs.begin(), b.xs.end(), 0L));
+  std::sort(s.begin(), s.end());
+  return s + std::to_string(std::accumulate(b.xs.begin(), b.xs.end(), 0L));
 }}
 """
 NEW_BASE = "/srv/a/much/longer/client/prefix/than/the/server/one"
@@ -60,8 +62,7 @@ def build(out: Path, flags: list[str], cc: str, name: str) -> tuple[Path, str]:
         src.write_text(text)
     obj = out / name
     if not obj.exists():
-        subprocess.run([cc, *flags, "-c", str(src), "-o", str(obj)], check=True,
-                       cwd=mirror / "src")
+        subprocess.run([cc, *flags, "-c", str(src), "-o", str(obj)], check=True, cwd=mirror / "src")
     return obj, str(mirror)
 
 
@@ -88,7 +89,8 @@ def launcher(out: Path) -> Path:
     script = out / "objrewrite"
     script.write_text(
         f"#!{sys.executable} -S\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
-        "from objrewrite.cli import main\nsys.exit(main())\n")
+        "from objrewrite.cli import main\nsys.exit(main())\n"
+    )
     script.chmod(0o755)
     return script
 
@@ -105,50 +107,70 @@ def main() -> int:
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     # Byte-compile, as an install does: the command's start-up depends on it.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "objrewrite")],
-                   check=True)
-    for flags, name in ((["-O1", "-g3"], "big-gcc-g3.o"),
-                        (["-O1", "-g3", "-gdwarf-4"], "big-gcc-g3-dwarf4.o")):
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "objrewrite")], check=True)
+    for flags, name in (
+        (["-O1", "-g3"], "big-gcc-g3.o"),
+        (["-O1", "-g3", "-gdwarf-4"], "big-gcc-g3-dwarf4.o"),
+    ):
         obj, mirror = build(out, flags, "g++", name)
         old = mirror
-        NEW_LONG = longer_than(old)  # noqa: N806
+        NEW_LONG = longer_than(old)
         data = obj.read_bytes()
-        rel = subprocess.run(["readelf", "-rW", str(obj)], capture_output=True, text=True,
-                             check=True).stdout
+        rel = subprocess.run(
+            ["readelf", "-rW", str(obj)], capture_output=True, text=True, check=True
+        ).stdout
         nrel = sum(1 for ln in rel.splitlines() if " R_" in ln)
-        print(f"object: {obj.name}: {len(data) / 1e6:.1f} MB, {nrel} relocations "
-              f"(g++ {' '.join(flags)})")
+        print(
+            f"object: {obj.name}: {len(data) / 1e6:.1f} MB, {nrel} relocations "
+            f"(g++ {' '.join(flags)})"
+        )
         print(f"  map: {old} -> {NEW_LONG} (longer)")
-        t_in = median_ms(lambda d=data, o=old: objrewrite.rewrite_bytes(d, [(o, NEW_LONG)]),
-                         args.runs)
+        t_in = median_ms(
+            lambda d=data, o=old, n=NEW_LONG: objrewrite.rewrite_bytes(d, [(o, n)]), args.runs
+        )
         t_noop = median_ms(
-            lambda d=data: objrewrite.rewrite_bytes(d, [("/no/such/dir", "/x")]), args.runs)
+            lambda d=data: objrewrite.rewrite_bytes(d, [("/no/such/dir", "/x")]), args.runs
+        )
         work = out / "work.o"
-        t_cli = time_command([str(launcher(out)), "--map", f"{old}={NEW_LONG}", str(work)],
-                             work, obj, args.runs)
+        t_cli = time_command(
+            [str(launcher(out)), "--map", f"{old}={NEW_LONG}", str(work)], work, obj, args.runs
+        )
         ours_left = leftovers(work, old)
-        t_de = time_command(["debugedit", "-b", old, "-d", NEW_LONG, str(work)], work, obj,
-                            args.runs)
+        t_de = time_command(
+            ["debugedit", "-b", old, "-d", NEW_LONG, str(work)], work, obj, args.runs
+        )
         de_left = leftovers(work, old)
-        rows = [("objrewrite in-process", t_in), ("objrewrite no-match pass-through", t_noop),
-                ("objrewrite command", t_cli), ("debugedit 5.0 command", t_de)]
+        rows = [
+            ("objrewrite in-process", t_in),
+            ("objrewrite no-match pass-through", t_noop),
+            ("objrewrite command", t_cli),
+            ("debugedit 5.0 command", t_de),
+        ]
         for label, t in rows:
             print(f"  {label:34s} {t:8.1f} ms   {t / t_de:5.2f}x debugedit")
         print(f"  leftover prefixes: objrewrite {ours_left}, debugedit {de_left}")
     print("correctness where debugedit fails (leftover debug hits after the rewrite):")
-    for label, cc, flags in (("clang++ -g (DWARF 5, strx)", "clang++", ["-O1", "-g"]),
-                             ("g++ -g -gz (compressed)", "g++", ["-O1", "-g", "-gz"])):
+    for label, cc, flags in (
+        ("clang++ -g (DWARF 5, strx)", "clang++", ["-O1", "-g"]),
+        ("g++ -g -gz (compressed)", "g++", ["-O1", "-g", "-gz"]),
+    ):
         cobj, cmirror = build(out, flags, cc, f"big-{cc}-{'-'.join(flags)}.o")
-        NEW_LONG = longer_than(cmirror)  # noqa: N806
+        NEW_LONG = longer_than(cmirror)
         shutil.copy(cobj, work)
-        de = subprocess.run(["debugedit", "-b", cmirror, "-d", NEW_LONG, str(work)],
-                            capture_output=True, text=True)
+        de = subprocess.run(
+            ["debugedit", "-b", cmirror, "-d", NEW_LONG, str(work)], capture_output=True, text=True
+        )
         de_left = leftovers(work, cmirror)
         shutil.copy(cobj, work)
-        ours = subprocess.run([str(launcher(out)), "--map", f"{cmirror}={NEW_LONG}",
-                               str(work)], capture_output=True, text=True)
-        print(f"  {label:30s} debugedit: exit {de.returncode}, {de_left} left | "
-              f"objrewrite: exit {ours.returncode}, {leftovers(work, cmirror)} left")
+        ours = subprocess.run(
+            [str(launcher(out)), "--map", f"{cmirror}={NEW_LONG}", str(work)],
+            capture_output=True,
+            text=True,
+        )
+        print(
+            f"  {label:30s} debugedit: exit {de.returncode}, {de_left} left | "
+            f"objrewrite: exit {ours.returncode}, {leftovers(work, cmirror)} left"
+        )
     return 0
 
 

@@ -13,6 +13,15 @@ from objrewrite.prefixmap import PrefixMap
 from objrewrite.report import Hit, PathEntry, RewriteReport
 
 __all__ = [
-    "FormatError", "Hit", "ObjRewriteError", "PathEntry", "PrefixMap", "RewriteReport",
-    "UnsupportedError", "find_prefix", "list_paths", "rewrite_bytes", "rewrite_file",
+    "FormatError",
+    "Hit",
+    "ObjRewriteError",
+    "PathEntry",
+    "PrefixMap",
+    "RewriteReport",
+    "UnsupportedError",
+    "find_prefix",
+    "list_paths",
+    "rewrite_bytes",
+    "rewrite_file",
 ]

@@ -64,10 +64,18 @@ class Backend:
 
 BACKENDS: list[Backend] = [
     Backend("elf", (b"\x7fELF",), "objrewrite.elf.backend"),
-    Backend("macho", (
-        b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf",
-        b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf",
-    ), "objrewrite.macho"),
+    Backend(
+        "macho",
+        (
+            b"\xce\xfa\xed\xfe",
+            b"\xcf\xfa\xed\xfe",
+            b"\xfe\xed\xfa\xce",
+            b"\xfe\xed\xfa\xcf",
+            b"\xca\xfe\xba\xbe",
+            b"\xca\xfe\xba\xbf",
+        ),
+        "objrewrite.macho",
+    ),
 ]
 
 
@@ -149,10 +157,7 @@ def _data(obj: bytes | PathLike) -> bytes:
 def find_prefix(obj: bytes | PathLike, prefix: str | bytes | Sequence[str]) -> list[Hit]:
     """Every occurrence of ``prefix`` (a path-boundary match) in any section."""
     data = _data(obj)
-    if isinstance(prefix, (str, bytes)):
-        prefixes = [prefix]
-    else:
-        prefixes = list(prefix)
+    prefixes = [prefix] if isinstance(prefix, (str, bytes)) else list(prefix)
     olds = [p.encode() if isinstance(p, str) else p for p in prefixes]
     return backend_for(data).scan(data, olds)
 

@@ -71,10 +71,21 @@ class _UsageError(Exception):
 def _parse(argv: Sequence[str]) -> _Args:
     a = _Args()
     it = iter(argv)
-    takes = {"-m": "map", "--map": "map", "-c": "check", "--check": "check",
-             "-o": "output", "--output": "output"}
-    flags = {"-l": "list", "--list": "list", "--partial": "partial", "-q": "quiet",
-             "--quiet": "quiet"}
+    takes = {
+        "-m": "map",
+        "--map": "map",
+        "-c": "check",
+        "--check": "check",
+        "-o": "output",
+        "--output": "output",
+    }
+    flags = {
+        "-l": "list",
+        "--list": "list",
+        "--partial": "partial",
+        "-q": "quiet",
+        "--quiet": "quiet",
+    }
     only_files = False
     for arg in it:
         if only_files or not arg.startswith("-") or arg == "-":
@@ -86,9 +97,10 @@ def _parse(argv: Sequence[str]) -> _Args:
         name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
         if name in takes:
             if not eq:
-                value = next(it, None)  # type: ignore[arg-type]
-                if value is None:
+                nxt = next(it, None)
+                if nxt is None:
                     raise _UsageError(f"{name} needs a value")
+                value = nxt
             key = takes[name]
             if key == "output":
                 a.output = value
@@ -98,7 +110,8 @@ def _parse(argv: Sequence[str]) -> _Args:
             setattr(a, flags[arg], True)
         elif len(arg) > 2 and arg[1] != "-" and arg[:2] in takes:
             getattr(a, takes[arg[:2]]).append(arg[2:]) if takes[arg[:2]] != "output" else (
-                setattr(a, "output", arg[2:]))
+                setattr(a, "output", arg[2:])
+            )
         else:
             raise _UsageError(f"unknown option {arg}")
     modes = bool(a.map) + bool(a.check) + a.list
@@ -148,9 +161,11 @@ def _warn_data(name: str, hits: list[Hit], quiet: bool) -> None:
     if quiet:
         return
     for h in hits:
-        print(f"objrewrite: {name}: warning: path in non-debug section {h.describe()} "
-              "(cannot be rewritten after compilation; use -ffile-prefix-map)",
-              file=sys.stderr)
+        print(
+            f"objrewrite: {name}: warning: path in non-debug section {h.describe()} "
+            "(cannot be rewritten after compilation; use -ffile-prefix-map)",
+            file=sys.stderr,
+        )
 
 
 def _rewrite(name: str, pmap: PrefixMap, args: _Args) -> int:

@@ -27,8 +27,12 @@ from objrewrite.splices import apply_edits
 
 MH_MAGIC, MH_MAGIC_64, FAT_MAGIC, FAT_MAGIC_64 = 0xFEEDFACE, 0xFEEDFACF, 0xCAFEBABE, 0xCAFEBABF
 MAGICS = (
-    b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf",
-    b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf",
+    b"\xce\xfa\xed\xfe",
+    b"\xcf\xfa\xed\xfe",
+    b"\xfe\xed\xfa\xce",
+    b"\xfe\xed\xfa\xcf",
+    b"\xca\xfe\xba\xbe",
+    b"\xca\xfe\xba\xbf",
 )
 LC_SEGMENT, LC_SEGMENT_64 = 0x1, 0x19
 S_ZEROFILL_TYPES = frozenset({0x1, 0xC, 0x12})
@@ -54,7 +58,7 @@ class Slice:
     """One thin image: byte order and its sections (offsets relative to the file)."""
 
     def __init__(self, data: bytes, base: int) -> None:
-        head = data[base:base + 4]
+        head = data[base : base + 4]
         if head in (b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe"):
             e = "<"
         elif head in (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf"):
@@ -88,14 +92,16 @@ class Slice:
                     raise FormatError("Mach-O sections overrun their segment command")
                 for k in range(nsects):
                     at = spos + k * ssize
-                    sect = data[at:at + 16].rstrip(b"\x00").decode("latin-1")
-                    seg = data[at + 16:at + 32].rstrip(b"\x00").decode("latin-1")
+                    sect = data[at : at + 16].rstrip(b"\x00").decode("latin-1")
+                    seg = data[at + 16 : at + 32].rstrip(b"\x00").decode("latin-1")
                     if seg64:
                         _, size, offset, _, _, _, flags = struct.unpack_from(
-                            e + "QQIIIII", data, at + 32)
+                            e + "QQIIIII", data, at + 32
+                        )
                     else:
                         _, size, offset, _, _, _, flags = struct.unpack_from(
-                            e + "IIIIIII", data, at + 32)
+                            e + "IIIIIII", data, at + 32
+                        )
                     if (flags & 0xFF) in S_ZEROFILL_TYPES or size == 0:
                         continue
                     if base + offset + size > len(data):
@@ -104,8 +110,11 @@ class Slice:
             pos += cmdsize
 
     def debug(self) -> list[MSection]:
-        return [s for s in self.sections if s.name.startswith(("__debug", "__apple"))
-                or s.segname == "__DWARF"]
+        return [
+            s
+            for s in self.sections
+            if s.name.startswith(("__debug", "__apple")) or s.segname == "__DWARF"
+        ]
 
 
 def slices(data: bytes) -> list[Slice]:
@@ -131,9 +140,12 @@ class _View:
         self.sl = sl
         self.le = sl.le
 
-    def sections(self, name: str) -> list[tuple[str, bytes | memoryview, F.Fixups | None]]:
-        return [(s.name, self.data[s.offset:s.offset + s.size], None)
-                for s in self.sl.debug() if _canonical(s.name) == name]
+    def sections(self, name: str) -> list[tuple[str, bytes, F.Fixups | None]]:
+        return [
+            (s.name, self.data[s.offset : s.offset + s.size], None)
+            for s in self.sl.debug()
+            if _canonical(s.name) == name
+        ]
 
 
 def rewrite(data: bytes, pmap: PrefixMap) -> tuple[bytes, RewriteReport]:
@@ -147,7 +159,7 @@ def rewrite(data: bytes, pmap: PrefixMap) -> tuple[bytes, RewriteReport]:
         view = _View(data, sl)
         for s in sl.debug():
             c = _canonical(s.name)
-            body = data[s.offset:s.offset + s.size]
+            body = data[s.offset : s.offset + s.size]
             if not any(o in body for o in olds):
                 continue
             new: bytes | bytearray | None = None
@@ -164,14 +176,22 @@ def rewrite(data: bytes, pmap: PrefixMap) -> tuple[bytes, RewriteReport]:
                 ab = view.sections(".debug_abbrev")
                 if not ab:
                     raise FormatError("__debug_info without __debug_abbrev")
-                edits = P.inline_string_edits(body, ab[0][1], pmap, le=sl.le, fixups=None,
-                                              in_place=True, can_splice=False, is_types=False)
+                edits = P.inline_string_edits(
+                    body,
+                    ab[0][1],
+                    pmap,
+                    le=sl.le,
+                    fixups=None,
+                    in_place=True,
+                    can_splice=False,
+                    is_types=False,
+                )
                 if edits:
                     new = apply_edits(body, edits)
             if new is not None:
                 if len(new) != s.size:
                     raise UnsupportedError(f"{s.name}: size would change in a Mach-O file")
-                out[s.offset:s.offset + s.size] = new
+                out[s.offset : s.offset + s.size] = new
                 report.rewritten += 1
     result = bytes(out)
     report.changed = result != data
@@ -188,7 +208,7 @@ def scan(data: bytes, olds: list[bytes]) -> list[Hit]:
     for sl in slices(data):
         debug = {id(s) for s in sl.debug()}
         for s in sl.sections:
-            b = data[s.offset:s.offset + s.size]
+            b = data[s.offset : s.offset + s.size]
             for o in olds:
                 pos = b.find(o)
                 while pos >= 0:

@@ -19,6 +19,7 @@ TYPE_CHECKING = False  # mypy treats this name as True; typing itself costs ~2 m
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+
 _WORD_BEFORE = frozenset(b" \t=:,;\"'")
 _BOUNDARY_AFTER = frozenset(b"/\x00 \t\"':,;=")
 
@@ -73,8 +74,12 @@ def is_match_at(data: bytes | bytearray, pos: int, old: bytes, lo: int, hi: int)
 
 
 def find_matches(
-    data: bytes | bytearray, pmap: PrefixMap, lo: int = 0, hi: int | None = None,
-    *, starts_only: bool = False,
+    data: bytes | bytearray,
+    pmap: PrefixMap,
+    lo: int = 0,
+    hi: int | None = None,
+    *,
+    starts_only: bool = False,
 ) -> list[tuple[int, int, bytes]]:
     """Matches inside ``data[lo:hi]`` (a region of NUL-terminated strings).
 

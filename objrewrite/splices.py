@@ -18,11 +18,12 @@ from __future__ import annotations
 from bisect import bisect_right
 from itertools import repeat
 from operator import add
+
+from objrewrite.errors import UnsupportedError
+
 TYPE_CHECKING = False  # mypy treats this name as True; typing itself costs ~2 ms
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-
-from objrewrite.errors import UnsupportedError
 
 Edit = tuple[int, int, bytes]
 
@@ -60,9 +61,7 @@ class OffsetMap:
         self._cum = cum
         self._interior = interior
         self._overrides: dict[int, int] = {}
-        self.identity = total == 0 and all(
-            len(new) == olen for _, olen, new in edits
-        )
+        self.identity = total == 0 and all(len(new) == olen for _, olen, new in edits)
         self.delta = total
         self._points: list[int] = []
         self._shifts: list[int | None] = [0]
@@ -75,8 +74,7 @@ class OffsetMap:
         if got is None:
             if self._interior is None:
                 raise UnsupportedError(
-                    f"a reference points inside a rewritten span of {self.name} "
-                    f"(offset {value:#x})"
+                    f"a reference points inside a rewritten span of {self.name} (offset {value:#x})"
                 )
             got = self._interior(value)
             self._overrides[value] = got

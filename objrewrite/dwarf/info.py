@@ -14,12 +14,12 @@ Unit and abbreviation headers are validated; any inconsistency is a ``FormatErro
 
 from __future__ import annotations
 
+from objrewrite.dwarf import forms as F
+from objrewrite.errors import FormatError
+
 TYPE_CHECKING = False  # mypy treats this name as True; typing itself costs ~2 ms
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-from objrewrite.dwarf import forms as F
-from objrewrite.errors import FormatError
 
 Abbrevs = dict[int, tuple[int, bool, list[tuple[int, int, int]]]]
 
@@ -47,8 +47,16 @@ def parse_abbrevs(data: bytes | bytearray, offset: int) -> Abbrevs:
 
 
 class Unit:
-    __slots__ = ("abbrev_off", "addr_size", "die_start", "end", "off_size", "start",
-                 "unit_type", "version")
+    __slots__ = (
+        "abbrev_off",
+        "addr_size",
+        "die_start",
+        "end",
+        "off_size",
+        "start",
+        "unit_type",
+        "version",
+    )
 
     def __init__(self, start: int) -> None:
         self.start = start
@@ -57,8 +65,9 @@ class Unit:
         self.off_size = 4
 
 
-def iter_units(data: bytes | bytearray, *, le: bool, fixups: F.Fixups | None = None,
-               is_types: bool = False) -> Iterator[Unit]:
+def iter_units(
+    data: bytes | bytearray, *, le: bool, fixups: F.Fixups | None = None, is_types: bool = False
+) -> Iterator[Unit]:
     pos = 0
     while pos < len(data):
         u = Unit(pos)
@@ -92,28 +101,47 @@ def iter_units(data: bytes | bytearray, *, le: bool, fixups: F.Fixups | None = N
 class Attr:
     __slots__ = ("at", "die", "form", "pos", "tag", "value")
 
-    def __init__(self, die: int, tag: int, at: int, form: int, pos: int,
-                 value: int | bytes) -> None:
+    def __init__(
+        self, die: int, tag: int, at: int, form: int, pos: int, value: int | bytes
+    ) -> None:
         self.die, self.tag, self.at, self.form, self.pos, self.value = (
-            die, tag, at, form, pos, value)
+            die,
+            tag,
+            at,
+            form,
+            pos,
+            value,
+        )
 
 
 _INT_FORMS = {
-    F.STRP: 0, F.LINE_STRP: 0, F.SEC_OFFSET: 0, F.STRX1: 1, F.STRX2: 2, F.STRX3: 3,
+    F.STRP: 0,
+    F.LINE_STRP: 0,
+    F.SEC_OFFSET: 0,
+    F.STRX1: 1,
+    F.STRX2: 2,
+    F.STRX3: 3,
     F.STRX4: 4,
 }
 
 
-def walk(data: bytes | bytearray, unit: Unit, abbrevs: Abbrevs, *, le: bool,
-         fixups: F.Fixups | None = None, want: frozenset[int] | None = None,
-         all_strings: bool = False) -> Iterator[Attr]:
+def walk(
+    data: bytes | bytearray,
+    unit: Unit,
+    abbrevs: Abbrevs,
+    *,
+    le: bool,
+    fixups: F.Fixups | None = None,
+    want: frozenset[int] | None = None,
+    all_strings: bool = False,
+) -> Iterator[Attr]:
     """Yield the attributes of ``unit`` whose attribute is in ``want`` (or every inline
     string with ``all_strings``), with their values decoded where cheap.  Also yields
     every reference-form and block-form attribute when ``want`` is None and
     ``all_strings`` is set (the splicer needs them)."""
     r = F.Reader(data, unit.die_start, le=le, fixups=fixups, end=unit.end)
     asz, osz, ver = unit.addr_size, unit.off_size, unit.version
-    order = "little" if le else "big"
+    order = F.byte_order(le)
     while r.pos < unit.end:
         die = r.pos
         code = r.uleb()
@@ -133,7 +161,8 @@ def walk(data: bytes | bytearray, unit: Unit, abbrevs: Abbrevs, *, le: bool,
                     yield Attr(die, tag, at, form, pos, s)
                 continue
             interesting = (want is not None and at in want) or (
-                all_strings and want is None and (form in F.REF_FORMS or form in _BLOCKS))
+                all_strings and want is None and (form in F.REF_FORMS or form in _BLOCKS)
+            )
             if not interesting:
                 F.skip_form(r, form, asz, osz, ver)
                 continue
@@ -141,12 +170,35 @@ def walk(data: bytes | bytearray, unit: Unit, abbrevs: Abbrevs, *, le: bool,
                 value: int | bytes = r.offset(osz)
             elif form in (F.STRX, F.GNU_STR_INDEX, F.UDATA, F.REF_UDATA):
                 value = r.uleb()
-            elif form in (F.STRX1, F.STRX2, F.STRX3, F.STRX4, F.REF1, F.REF2, F.REF4,
-                          F.REF8, F.DATA1, F.DATA2, F.DATA4, F.DATA8):
-                n = {F.STRX1: 1, F.STRX2: 2, F.STRX3: 3, F.STRX4: 4, F.REF1: 1, F.REF2: 2,
-                     F.REF4: 4, F.REF8: 8, F.DATA1: 1, F.DATA2: 2, F.DATA4: 4,
-                     F.DATA8: 8}[form]
-                value = int.from_bytes(data[r.pos:r.pos + n], order)
+            elif form in (
+                F.STRX1,
+                F.STRX2,
+                F.STRX3,
+                F.STRX4,
+                F.REF1,
+                F.REF2,
+                F.REF4,
+                F.REF8,
+                F.DATA1,
+                F.DATA2,
+                F.DATA4,
+                F.DATA8,
+            ):
+                n = {
+                    F.STRX1: 1,
+                    F.STRX2: 2,
+                    F.STRX3: 3,
+                    F.STRX4: 4,
+                    F.REF1: 1,
+                    F.REF2: 2,
+                    F.REF4: 4,
+                    F.REF8: 8,
+                    F.DATA1: 1,
+                    F.DATA2: 2,
+                    F.DATA4: 4,
+                    F.DATA8: 8,
+                }[form]
+                value = int.from_bytes(data[r.pos : r.pos + n], order)
                 r.pos += n
             else:
                 F.skip_form(r, form, asz, osz, ver)

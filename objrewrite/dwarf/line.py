@@ -38,8 +38,9 @@ class LineUnit:
         self.refs: list[tuple[int, int, int, str]] = []
 
 
-def parse_units(data: bytes | bytearray, *, le: bool, fixups: F.Fixups | None = None,
-                addr_size: int = 8) -> list[LineUnit]:
+def parse_units(
+    data: bytes | bytearray, *, le: bool, fixups: F.Fixups | None = None, addr_size: int = 8
+) -> list[LineUnit]:
     units = []
     pos = 0
     while pos < len(data):
@@ -48,8 +49,9 @@ def parse_units(data: bytes | bytearray, *, le: bool, fixups: F.Fixups | None = 
     return units
 
 
-def _parse_unit(data: bytes | bytearray, start: int, le: bool, fixups: F.Fixups | None,
-                addr_size: int) -> LineUnit:
+def _parse_unit(
+    data: bytes | bytearray, start: int, le: bool, fixups: F.Fixups | None, addr_size: int
+) -> LineUnit:
     u = LineUnit(start)
     r = F.Reader(data, start, le=le, fixups=fixups)
     length, u.off_size = r.unit_length()
@@ -127,8 +129,9 @@ def pad_inline(old: bytes, new: bytes, match_end_old: int, match_end_new: int) -
     return new[:at] + b"/" * pad + new[at:]
 
 
-def string_edits(data: bytes | bytearray, pos: int, s: bytes, pmap: PrefixMap,
-                 in_place: bool) -> list[Edit]:
+def string_edits(
+    data: bytes | bytearray, pos: int, s: bytes, pmap: PrefixMap, in_place: bool
+) -> list[Edit]:
     """Edits rewriting the inline string ``s`` at ``pos`` (prefix matches at its start)."""
     ms = find_matches(s, pmap, starts_only=True)
     if not ms:
@@ -140,10 +143,11 @@ def string_edits(data: bytes | bytearray, pos: int, s: bytes, pmap: PrefixMap,
     return [(pos, len(s), pad_inline(s, repl, olen, len(new)))]
 
 
-def splice_edits(data: bytes | bytearray, units: list[LineUnit], pmap: PrefixMap, *,
-                 le: bool, in_place: bool) -> list[Edit]:
+def splice_edits(
+    data: bytes | bytearray, units: list[LineUnit], pmap: PrefixMap, *, le: bool, in_place: bool
+) -> list[Edit]:
     """Edits for every unit's inline paths, plus the length fields they change."""
-    order = "little" if le else "big"
+    order = F.byte_order(le)
     edits: list[Edit] = []
     for u in units:
         sedits: list[Edit] = []
@@ -155,14 +159,13 @@ def splice_edits(data: bytes | bytearray, units: list[LineUnit], pmap: PrefixMap
         if delta:
             len_pos = u.start + (12 if u.off_size == 8 else 0)
             len_field = u.start + (4 if u.off_size == 8 else 0)
-            old_len = int.from_bytes(data[len_field:len_field + u.off_size], order)
-            old_hdr = int.from_bytes(data[u.hdr_len_pos:u.hdr_len_pos + u.off_size], order)
+            old_len = int.from_bytes(data[len_field : len_field + u.off_size], order)
+            old_hdr = int.from_bytes(data[u.hdr_len_pos : u.hdr_len_pos + u.off_size], order)
             limit = 1 << (8 * u.off_size)
             if old_len + delta >= (limit if u.off_size == 8 else 0xFFFFFFF0):
                 raise UnsupportedError(".debug_line unit would overflow 32-bit DWARF")
             del len_pos
             edits.append((len_field, u.off_size, (old_len + delta).to_bytes(u.off_size, order)))
-            edits.append((u.hdr_len_pos, u.off_size,
-                          (old_hdr + delta).to_bytes(u.off_size, order)))
+            edits.append((u.hdr_len_pos, u.off_size, (old_hdr + delta).to_bytes(u.off_size, order)))
         edits += sedits
     return edits

@@ -24,8 +24,9 @@ from objrewrite.splices import OffsetMap, apply_edits
 class StrTab:
     """A rewritten string table and the offset map from the old one."""
 
-    def __init__(self, old: bytes | bytearray, pmap: PrefixMap, *, in_place: bool,
-                 name: str = ".debug_str") -> None:
+    def __init__(
+        self, old: bytes | bytearray, pmap: PrefixMap, *, in_place: bool, name: str = ".debug_str"
+    ) -> None:
         self.name = name
         self._old = old
         edits = find_matches(old, pmap)
@@ -53,7 +54,7 @@ class StrTab:
                     f"{self.name}: {bytes(old[pos:end]).decode(errors='replace')!r} would grow "
                     f"by {len(new) - olen} bytes; growing in place is not possible here"
                 )
-            repl = new + bytes(old[pos + olen:end])
+            repl = new + bytes(old[pos + olen : end])
             out[pos:end] = repl + b"\x00" * (end - pos - len(repl))
         return out
 

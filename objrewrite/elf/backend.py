@@ -19,10 +19,6 @@ are returned as they are.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # mypy treats this name as True; typing itself costs ~2 ms
-if TYPE_CHECKING:
-    from collections.abc import Iterable
-
 from bisect import bisect_right
 
 from objrewrite.dwarf import forms as F
@@ -35,6 +31,10 @@ from objrewrite.errors import UnsupportedError
 from objrewrite.prefixmap import PrefixMap
 from objrewrite.report import Hit, PathEntry, RewriteReport
 from objrewrite.splices import OffsetMap, apply_edits
+
+TYPE_CHECKING = False  # mypy treats this name as True; typing itself costs ~2 ms
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 STRTABS = frozenset({".debug_str", ".debug_line_str", ".debug_str.dwo", ".debug_line_str.dwo"})
 LINES = frozenset({".debug_line", ".debug_line.dwo"})
@@ -53,12 +53,12 @@ class _Obj:
 
     def __init__(self, data: bytes) -> None:
         self.elf = ElfFile(data)
-        self._plain: dict[int, bytes | memoryview] = {}
+        self._plain: dict[int, bytes] = {}
         self.comp: dict[int, Z.Compressed] = {}
         comment = self.named([".comment"])
         self.llvm = bool(comment) and b"clang" in bytes(comment[0].raw)
 
-    def plain(self, s: Section) -> bytes | memoryview:
+    def plain(self, s: Section) -> bytes:
         got = self._plain.get(s.index)
         if got is None:
             if s.flags & SHF_COMPRESSED:
@@ -75,15 +75,13 @@ class _Obj:
         return [s for s in self.elf.sections if s.name in want and s.type != SHT_NOBITS]
 
     def has_relocs_for(self, idx: int) -> bool:
-        return any(s.type in (SHT_REL, SHT_RELA) and s.info == idx and s.size
-                   for s in self.elf.sections)
+        return any(
+            s.type in (SHT_REL, SHT_RELA) and s.info == idx and s.size for s in self.elf.sections
+        )
 
 
-def _contains(data: bytes | memoryview, olds: list[bytes]) -> bool:
-    b = data if isinstance(data, bytes) else data.obj  # type: ignore[union-attr]
-    if isinstance(data, memoryview):
-        b = bytes(data)
-    return any(o in b for o in olds)
+def _contains(data: bytes, olds: list[bytes]) -> bool:
+    return any(o in data for o in olds)
 
 
 def rewrite(data: bytes, pmap: PrefixMap) -> tuple[bytes, RewriteReport]:
@@ -95,8 +93,7 @@ def rewrite(data: bytes, pmap: PrefixMap) -> tuple[bytes, RewriteReport]:
     if not any(s.flags & SHF_COMPRESSED for s in debug) and not any(o in data for o in olds):
         return data, report
     if any(s.name.startswith(".zdebug") for s in debug):
-        raise UnsupportedError("legacy .zdebug (zlib-gnu) sections are not supported; "
-                               "use -gz=zlib")
+        raise UnsupportedError("legacy .zdebug (zlib-gnu) sections are not supported; use -gz=zlib")
     in_place = elf.linked
     new_plain: dict[int, bytes | bytearray] = {}
     maps: dict[int, OffsetMap] = {}
@@ -134,10 +131,15 @@ def rewrite(data: bytes, pmap: PrefixMap) -> tuple[bytes, RewriteReport]:
         if not abbrev_secs:
             raise UnsupportedError(f"{s.name} without {abbrev_name}")
         edits = P.inline_string_edits(
-            p, obj.plain(abbrev_secs[0]), pmap, le=elf.le,
+            p,
+            obj.plain(abbrev_secs[0]),
+            pmap,
+            le=elf.le,
             fixups=None if elf.linked else fixups_for(elf, s.index),
-            in_place=in_place, can_splice=not in_place and not obj.named(P.NAME_TABLES),
-            is_types=s.name.startswith(".debug_types"))
+            in_place=in_place,
+            can_splice=not in_place and not obj.named(P.NAME_TABLES),
+            is_types=s.name.startswith(".debug_types"),
+        )
         if edits:
             report.rewritten += len(edits)
             new_plain[s.index] = apply_edits(p, edits)
@@ -153,8 +155,9 @@ def rewrite(data: bytes, pmap: PrefixMap) -> tuple[bytes, RewriteReport]:
     headers: dict[int, dict[str, int]] = {}
     gz = next((c for c in obj.comp.values() if c.ctype == Z.ELFCOMPRESS_ZLIB), None)
     if gz is None and any(s.flags & SHF_COMPRESSED for s in debug):
-        gz = Z.decompress(next(s for s in debug if s.flags & SHF_COMPRESSED).raw,
-                          elf.is64, elf.endian)
+        gz = Z.decompress(
+            next(s for s in debug if s.flags & SHF_COMPRESSED).raw, elf.is64, elf.endian
+        )
     for idx, body in new_plain.items():
         contents[idx], hdr = _encode(obj, elf.sections[idx], body, gz)
         if hdr:
@@ -167,15 +170,17 @@ def rewrite(data: bytes, pmap: PrefixMap) -> tuple[bytes, RewriteReport]:
     else:
         out = elf.build(contents, headers)
         report.changed = out != data
-    hits = _scan_obj(obj, [o for o in olds if not any(o in n for _, n in pmap.pairs)],
-                     new_plain, data)
+    hits = _scan_obj(
+        obj, [o for o in olds if not any(o in n for _, n in pmap.pairs)], new_plain, data
+    )
     report.remaining = [h for h in hits if h.debug]
     report.data_hits = [h for h in hits if not h.debug]
     return out, report
 
 
-def _encode(obj: _Obj, s: Section, plain: bytes | bytearray, gz: Z.Compressed | None
-            ) -> tuple[bytes | bytearray, dict[str, int]]:
+def _encode(
+    obj: _Obj, s: Section, plain: bytes | bytearray, gz: Z.Compressed | None
+) -> tuple[bytes | bytearray, dict[str, int]]:
     """The file bytes of an edited section, and header fields to change.
 
     An object built with ``-gz`` compresses a debug section only when that makes it
@@ -202,11 +207,12 @@ def _encode(obj: _Obj, s: Section, plain: bytes | bytearray, gz: Z.Compressed | 
     return plain, {"flags": s.flags & ~SHF_COMPRESSED, "addralign": c.addralign}
 
 
-def _patch_str_offsets(obj: _Obj, strtabs: dict[int, StrTab],
-                       new_plain: dict[int, bytes | bytearray]) -> None:
+def _patch_str_offsets(
+    obj: _Obj, strtabs: dict[int, StrTab], new_plain: dict[int, bytes | bytearray]
+) -> None:
     """Patch unrelocated ``.debug_str_offsets`` entries (``.dwo``) through the new map."""
     elf = obj.elf
-    order = "little" if elf.le else "big"
+    order = F.byte_order(elf.le)
     for s in obj.named(STR_OFFSETS):
         if obj.has_relocs_for(s.index):
             continue
@@ -217,27 +223,27 @@ def _patch_str_offsets(obj: _Obj, strtabs: dict[int, StrTab],
         m = tabs[0].map
         p = bytearray(obj.plain(s))
         for start, end, size in _str_offsets_ranges(p, order):
-            vals = [int.from_bytes(p[i:i + size], order) for i in range(start, end, size)]
+            vals = [int.from_bytes(p[i : i + size], order) for i in range(start, end, size)]
             for i, v in zip(range(start, end, size), m.map_many(vals), strict=True):
-                p[i:i + size] = v.to_bytes(size, order)
+                p[i : i + size] = v.to_bytes(size, order)
         new_plain[s.index] = p
 
 
-def _str_offsets_ranges(p: bytearray, order: str) -> list[tuple[int, int, int]]:
+def _str_offsets_ranges(p: bytearray, order: F.Order) -> list[tuple[int, int, int]]:
     """(start, end, entry size) of the entry arrays: v5 units, or one headerless array."""
-    out = []
+    out: list[tuple[int, int, int]] = []
     pos = 0
     while pos + 8 <= len(p):
-        n = int.from_bytes(p[pos:pos + 4], order)  # type: ignore[arg-type]
+        n = int.from_bytes(p[pos : pos + 4], order)
         size, hdr = 4, 8
         if n == 0xFFFFFFFF:
-            n = int.from_bytes(p[pos + 4:pos + 12], order)  # type: ignore[arg-type]
+            n = int.from_bytes(p[pos + 4 : pos + 12], order)
             size, hdr = 8, 16
         ver_at = pos + hdr - 4
-        ver = int.from_bytes(p[ver_at:ver_at + 2], order)  # type: ignore[arg-type]
+        ver = int.from_bytes(p[ver_at : ver_at + 2], order)
         end = pos + hdr - 4 + n
         if ver != 5 or end > len(p) or (n - 4) % size:
-            return [(0, len(p) - len(p) % 4, 4)] if not out else out
+            return out or [(0, len(p) - len(p) % 4, 4)]
         out.append((pos + hdr, end, size))
         pos = end
     return out if out or not p else [(0, len(p) - len(p) % 4, 4)]
@@ -250,8 +256,9 @@ def scan(data: bytes, olds: list[bytes]) -> list[Hit]:
     return _scan_obj(_Obj(data), olds, {}, data)
 
 
-def _scan_obj(obj: _Obj, olds: list[bytes], replaced: dict[int, bytes | bytearray],
-              data: bytes) -> list[Hit]:
+def _scan_obj(
+    obj: _Obj, olds: list[bytes], replaced: dict[int, bytes | bytearray], data: bytes
+) -> list[Hit]:
     """``scan`` over ``obj`` (whose file bytes are ``data``) with some sections'
     decompressed contents ``replaced`` by new ones.
 
@@ -264,8 +271,7 @@ def _scan_obj(obj: _Obj, olds: list[bytes], replaced: dict[int, bytes | bytearra
     secs = [s for s in obj.elf.sections[1:] if s.type != SHT_NOBITS and s.size]
     special = [s for s in secs if s.index in replaced or s.flags & SHF_COMPRESSED]
     special_ids = {s.index for s in special}
-    plain = sorted((s.offset, s.offset + s.size, s) for s in secs
-                   if s.index not in special_ids)
+    plain = sorted((s.offset, s.offset + s.size, s) for s in secs if s.index not in special_ids)
     starts = [t[0] for t in plain]
     hits: list[Hit] = []
     found: dict[int, Section] = {}
@@ -293,7 +299,7 @@ def _scan_section(s: Section, b: bytes, olds: list[bytes]) -> list[Hit]:
                 lo = b.rfind(b"\x00", 0, pos) + 1
                 hi = b.find(b"\x00", pos)
                 hi = len(b) if hi < 0 else hi
-                text = b[max(lo, pos - 200):min(hi, pos + 400)].decode("utf-8", "replace")
+                text = b[max(lo, pos - 200) : min(hi, pos + 400)].decode("utf-8", "replace")
                 hits.append(Hit(s.name, pos, text, is_debug(s)))
             pos = b.find(o, pos + 1)
     return hits
@@ -313,7 +319,9 @@ class _View:
         self.obj = obj
         self.le = obj.elf.le
 
-    def sections(self, name: str) -> list[tuple[str, bytes | memoryview, F.Fixups | None]]:
+    def sections(self, name: str) -> list[tuple[str, bytes, F.Fixups | None]]:
         elf = self.obj.elf
-        return [(s.name, self.obj.plain(s), None if elf.linked else fixups_for(elf, s.index))
-                for s in self.obj.named([name])]
+        return [
+            (s.name, self.obj.plain(s), None if elf.linked else fixups_for(elf, s.index))
+            for s in self.obj.named([name])
+        ]

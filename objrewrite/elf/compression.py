@@ -100,8 +100,10 @@ def _zstd(data: bytes, *, decompress: bool) -> bytes:
 
     exe = shutil.which("zstd")
     if exe is None:
-        raise UnsupportedError("zstd-compressed section, but neither the zstandard module "
-                               "nor the zstd command is available")
+        raise UnsupportedError(
+            "zstd-compressed section, but neither the zstandard module "
+            "nor the zstd command is available"
+        )
     args = [exe, "-q", "-c"] + (["-d"] if decompress else [])
     proc = subprocess.run(args, input=data, capture_output=True, check=False)
     if proc.returncode != 0:

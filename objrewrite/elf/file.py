@@ -28,19 +28,52 @@ SHF_ALLOC, SHF_COMPRESSED = 0x2, 0x800
 
 
 class Section:
-    __slots__ = ("addr", "addralign", "entsize", "flags", "index", "info", "link", "name",
-                 "name_off", "offset", "raw", "size", "type")
+    __slots__ = (
+        "addr",
+        "addralign",
+        "entsize",
+        "flags",
+        "index",
+        "info",
+        "link",
+        "name",
+        "name_off",
+        "offset",
+        "raw",
+        "size",
+        "type",
+    )
 
     def __init__(self, index: int, fields: tuple[int, ...], raw: bytes | memoryview) -> None:
-        (self.name_off, self.type, self.flags, self.addr, self.offset, self.size, self.link,
-         self.info, self.addralign, self.entsize) = fields
+        (
+            self.name_off,
+            self.type,
+            self.flags,
+            self.addr,
+            self.offset,
+            self.size,
+            self.link,
+            self.info,
+            self.addralign,
+            self.entsize,
+        ) = fields
         self.index = index
         self.name = ""
         self.raw = raw
 
     def fields(self) -> tuple[int, ...]:
-        return (self.name_off, self.type, self.flags, self.addr, self.offset, self.size,
-                self.link, self.info, self.addralign, self.entsize)
+        return (
+            self.name_off,
+            self.type,
+            self.flags,
+            self.addr,
+            self.offset,
+            self.size,
+            self.link,
+            self.info,
+            self.addralign,
+            self.entsize,
+        )
 
 
 class ElfFile:
@@ -68,8 +101,22 @@ class ElfFile:
             raise FormatError("truncated ELF header")
         hdr = list(struct.unpack_from(self.ehdr_fmt, data, 0))
         self.ehdr = hdr
-        (_, self.e_type, self.machine, _, _, self.phoff, self.shoff, _, _, self.phentsize,
-         self.phnum, shentsize, shnum, shstrndx) = hdr
+        (
+            _,
+            self.e_type,
+            self.machine,
+            _,
+            _,
+            self.phoff,
+            self.shoff,
+            _,
+            _,
+            self.phentsize,
+            self.phnum,
+            shentsize,
+            shnum,
+            shstrndx,
+        ) = hdr
         self.shentsize = struct.calcsize(self.shdr_fmt)
         if self.shoff == 0:
             raise FormatError("ELF file has no section headers")
@@ -90,7 +137,7 @@ class ElfFile:
             off, size, typ = f[4], f[5], f[1]
             if typ != SHT_NOBITS and typ != SHT_NULL and off + size > len(data):
                 raise FormatError(f"section {i} runs past the end of the file")
-            raw = mv[off:off + size] if typ not in (SHT_NOBITS, SHT_NULL) else mv[0:0]
+            raw = mv[off : off + size] if typ not in (SHT_NOBITS, SHT_NULL) else mv[0:0]
             self.sections.append(Section(i, f, raw))
         if not 0 < shstrndx < shnum:
             raise FormatError("bad e_shstrndx")
@@ -99,14 +146,17 @@ class ElfFile:
             end = names.find(b"\x00", s.name_off)
             if end < 0:
                 raise FormatError("section name runs past .shstrtab")
-            s.name = names[s.name_off:end].decode("latin-1")
+            s.name = names[s.name_off : end].decode("latin-1")
         self.linked = self.e_type != ET_REL
 
     def by_name(self, name: str) -> list[Section]:
         return [s for s in self.sections if s.name == name]
 
-    def build(self, contents: dict[int, bytes | bytearray],
-              headers: dict[int, dict[str, int]] | None = None) -> bytes:
+    def build(
+        self,
+        contents: dict[int, bytes | bytearray],
+        headers: dict[int, dict[str, int]] | None = None,
+    ) -> bytes:
         """A new file where section ``i`` holds ``contents[i]`` (others unchanged).
 
         ``headers`` may override header fields (``flags``...) of some sections.
@@ -132,10 +182,10 @@ class ElfFile:
         shoff = 0
         shsize = len(secs) * self.shentsize
         table = bytearray(shsize)
-        for off, _, _, s in items:
-            align = (8 if self.is64 else 4) if s is None else max(s.addralign, 1)
-            if s is not None and s.index in headers and "addralign" in headers[s.index]:
-                align = max(headers[s.index]["addralign"], 1)
+        for off, _, _, sec in items:
+            align = (8 if self.is64 else 4) if sec is None else max(sec.addralign, 1)
+            if sec is not None and sec.index in headers and "addralign" in headers[sec.index]:
+                align = max(headers[sec.index]["addralign"], 1)
             # The alignment the writer really used: some align compressed sections by
             # the uncompressed alignment, so take the largest one the original obeys.
             while align > 1 and _align(old_end, align) > off:
@@ -145,18 +195,18 @@ class ElfFile:
             if pos > size:
                 parts.append(bytes(pos - size))
             size = pos
-            if s is None:
+            if sec is None:
                 shoff = pos
                 parts.append(table)
                 size += shsize
                 old_end = off + shsize
                 continue
-            body = contents.get(s.index, s.raw)
-            new_off[s.index] = pos
-            new_size[s.index] = len(body)
+            body = contents.get(sec.index, sec.raw)
+            new_off[sec.index] = pos
+            new_size[sec.index] = len(body)
             parts.append(body)
             size += len(body)
-            old_end = max(old_end, off + s.size)
+            old_end = max(old_end, off + sec.size)
         pack = struct.Struct(self.shdr_fmt).pack_into
         for s in secs:
             f = list(s.fields())
@@ -174,8 +224,9 @@ class ElfFile:
         parts[0] = head
         return b"".join(parts)
 
-    def _build_in_place(self, contents: dict[int, bytes | bytearray],
-                        headers: dict[int, dict[str, int]]) -> bytes:
+    def _build_in_place(
+        self, contents: dict[int, bytes | bytearray], headers: dict[int, dict[str, int]]
+    ) -> bytes:
         out = bytearray(self.data)
         for idx, body in contents.items():
             s = self.sections[idx]
@@ -184,7 +235,7 @@ class ElfFile:
                     f"{s.name} would grow from {s.size} to {len(body)} bytes; a linked file "
                     "can only be rewritten in place"
                 )
-            out[s.offset:s.offset + len(body)] = body
+            out[s.offset : s.offset + len(body)] = body
             if len(body) != s.size or idx in headers:
                 f = list(s.fields())
                 f[5] = len(body)
@@ -205,7 +256,11 @@ def _nobits_offset(s: Section, secs: list[Section], new_off: dict[int, int]) -> 
     """Keep an SHT_NOBITS section's offset relative to the section before it in the file."""
     best: Section | None = None
     for o in secs:
-        if o.index in new_off and o.offset <= s.offset and (best is None or o.offset >= best.offset):
+        if (
+            o.index in new_off
+            and o.offset <= s.offset
+            and (best is None or o.offset >= best.offset)
+        ):
             best = o
     if best is None:
         return s.offset

@@ -22,19 +22,22 @@ from __future__ import annotations
 import struct
 import sys
 from itertools import compress
-TYPE_CHECKING = False  # mypy treats this name as True; typing itself costs ~2 ms
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
+from objrewrite.dwarf.forms import byte_order
 from objrewrite.elf.file import SHT_REL, SHT_RELA, SHT_SYMTAB, ElfFile, Section
 from objrewrite.errors import FormatError, UnsupportedError
 from objrewrite.splices import OffsetMap
 
+TYPE_CHECKING = False  # mypy treats this name as True; typing itself costs ~2 ms
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Literal
+
 EM_386, EM_MIPS, EM_ARM = 3, 8, 40
 # (machine, type) -> size in bytes of the field holding a REL addend.
 REL_SIZES = {
-    (EM_386, 1): 4,   # R_386_32
-    (EM_ARM, 2): 4,   # R_ARM_ABS32
+    (EM_386, 1): 4,  # R_386_32
+    (EM_ARM, 2): 4,  # R_ARM_ABS32
     (EM_ARM, 38): 4,  # R_ARM_TARGET1
     (EM_MIPS, 2): 4,  # R_MIPS_32
     (EM_MIPS, 18): 8,  # R_MIPS_64
@@ -102,7 +105,7 @@ class RelocTable:
         self.rela = sec.type == SHT_RELA
         width = 3 if self.rela else 2
         self.width = width
-        self.code = "q" if elf.is64 else "I"
+        self.code: Literal["q", "I"] = "q" if elf.is64 else "I"
         wsize = 8 if elf.is64 else 4
         if len(sec.raw) % (wsize * width):
             raise FormatError(f"{sec.name}: size is not a multiple of the entry size")
@@ -117,11 +120,12 @@ class RelocTable:
 
     def _column(self, k: int) -> list[int]:
         if self._mv is not None:
-            return self._mv[k::self.width].tolist()
+            col: list[int] = self._mv[k :: self.width].tolist()
+            return col
         if self._words is None:
             fmt = f"{self.elf.endian}{self.count * self.width}{self.code}"
             self._words = list(struct.unpack(fmt, self.sec.raw))
-        return self._words[k::self.width]
+        return self._words[k :: self.width]
 
     def syms(self) -> list[int]:
         sh = self.shift
@@ -156,19 +160,23 @@ class RelocTable:
         if self.native:
             omv = memoryview(out).cast(self.code)
             for k, col in cols:
-                omv[k::self.width] = memoryview(struct.pack(f"{n}{self.code}", *col)).cast(
-                    self.code)
+                omv[k :: self.width] = memoryview(struct.pack(f"{n}{self.code}", *col)).cast(
+                    self.code
+                )
             return bytes(out)
         fmt = f"{self.elf.endian}{n * self.width}{self.code}"
         words = list(struct.unpack(fmt, out))
         for k, col in cols:
-            words[k::self.width] = col
+            words[k :: self.width] = col
         return struct.pack(fmt, *words)
 
 
-def remap(elf: ElfFile, maps: dict[int, OffsetMap],
-          contents: dict[int, bytes | bytearray],
-          plain_of: Callable[[Section], bytes | memoryview]) -> dict[int, bytes | bytearray]:
+def remap(
+    elf: ElfFile,
+    maps: dict[int, OffsetMap],
+    contents: dict[int, bytes | bytearray],
+    plain_of: Callable[[Section], bytes | memoryview],
+) -> dict[int, bytes | bytearray]:
     """New contents for every relocation section (and REL targets, symtab) that changed.
 
     ``contents`` holds the new contents of spliced sections; REL addends are patched in
@@ -179,7 +187,7 @@ def remap(elf: ElfFile, maps: dict[int, OffsetMap],
         return out
     symtabs: dict[int, Symbols] = {}
     relevant_of: dict[int, set[int]] = {}
-    order = "little" if elf.le else "big"
+    order = byte_order(elf.le)
     for sec in elf.sections:
         if sec.type not in (SHT_REL, SHT_RELA) or not sec.size:
             continue
@@ -190,7 +198,8 @@ def remap(elf: ElfFile, maps: dict[int, OffsetMap],
                 raise FormatError(f"{sec.name}: sh_link is not a symbol table")
             symtabs[sec.link] = Symbols(elf, st)
             relevant_of[sec.link] = {
-                i for i, sh in enumerate(symtabs[sec.link].shndx) if sh in maps}
+                i for i, sh in enumerate(symtabs[sec.link].shndx) if sh in maps
+            }
         syms = symtabs[sec.link]
         relevant = relevant_of[sec.link]
         if not relevant and target_map is None:
@@ -221,7 +230,7 @@ def remap(elf: ElfFile, maps: dict[int, OffsetMap],
                     vals = [v + base for v in vals]
                 nbase = m.map(base) if base else 0
                 new = m.map_many(vals)
-                changed.update(zip(idx, [v - nbase for v in new] if nbase else new))
+                changed.update(zip(idx, [v - nbase for v in new] if nbase else new, strict=True))
             adds = list(map(changed.get, range(table.count), adds))
             out[sec.index] = table.store(new_offsets, adds)
         else:
@@ -245,16 +254,17 @@ def remap(elf: ElfFile, maps: dict[int, OffsetMap],
                             f"{elf.machine} points into a rewritten section"
                         )
                     p = place[k]
-                    val = int.from_bytes(data[p:p + size], order) + base
-                    data[p:p + size] = ((m.map(val) - nbase) % (1 << (8 * size))).to_bytes(
-                        size, order)
+                    val = int.from_bytes(data[p : p + size], order) + base
+                    data[p : p + size] = ((m.map(val) - nbase) % (1 << (8 * size))).to_bytes(
+                        size, order
+                    )
             out[tgt] = data
             if new_offsets is not None:
                 out[sec.index] = table.store(new_offsets, None)
-    for idx, syms in symtabs.items():
-        new = syms.rewritten(maps)
-        if new is not None:
-            out[idx] = new
+    for tab_idx, symtab in symtabs.items():
+        new_tab = symtab.rewritten(maps)
+        if new_tab is not None:
+            out[tab_idx] = new_tab
     return out
 
 

@@ -45,7 +45,12 @@ class Fx:
     def direction(self, case: str, way: str, ext: str = ".o") -> tuple[Path, Path, str, str]:
         """(input, expected, OLD, NEW) for way 'longer' (short->long) or 'shorter'."""
         if way == "longer":
-            return self.path(case, "short", ext), self.path(case, "long", ext), self.short, self.long
+            return (
+                self.path(case, "short", ext),
+                self.path(case, "long", ext),
+                self.short,
+                self.long,
+            )
         return self.path(case, "long", ext), self.path(case, "short", ext), self.long, self.short
 
 
@@ -67,9 +72,10 @@ def dwarf_dump(path: Path) -> str:
     """The normalised ``llvm-dwarfdump`` text used as gcc's oracle (string-table offsets
     and DWO ids, which gcc derives from hashes, are masked)."""
     proc = subprocess.run(
-        ["llvm-dwarfdump", "--debug-info", "--debug-line", "--debug-macro",
-         str(path)],
-        capture_output=True, text=True, check=False,
+        ["llvm-dwarfdump", "--debug-info", "--debug-line", "--debug-macro", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     out = proc.stdout + proc.stderr.replace(str(path), "FILE")
     lines = [ln for ln in out.splitlines()[2:] if ln.strip()]
@@ -81,8 +87,9 @@ def dwarf_dump(path: Path) -> str:
 
 def verify_errors(path: Path) -> int:
     """Number of errors ``llvm-dwarfdump --verify`` reports (0 when clean)."""
-    proc = subprocess.run(["llvm-dwarfdump", "--verify", str(path)], capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        ["llvm-dwarfdump", "--verify", str(path)], capture_output=True, text=True, check=False
+    )
     text = proc.stdout + proc.stderr
     if "No errors." in text:
         return 0

@@ -22,12 +22,19 @@ def test_command_rewrites_in_place(fx: Fx, tool_bin: Path, tmp_path: Path) -> No
     obj = _copy(fx, "clang-dwarf5-g-rel", "short", tmp_path)
     proc = subprocess.run(
         [str(tool_bin / "objrewrite"), "--map", f"{fx.short}={fx.long}", str(obj)],
-        capture_output=True, text=True, check=False)
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == EXIT_OK, proc.stderr
     assert obj.read_bytes() == fx.path("clang-dwarf5-g-rel", "long").read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == [obj.name]  # no temp file left
-    check = subprocess.run([str(tool_bin / "objrewrite"), "--check", fx.short, str(obj)],
-                           capture_output=True, text=True, check=False)
+    check = subprocess.run(
+        [str(tool_bin / "objrewrite"), "--check", fx.short, str(obj)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert check.returncode == EXIT_OK and check.stdout == ""
 
 
@@ -41,8 +48,9 @@ def test_output_option_leaves_input_alone(fx: Fx, tmp_path: Path) -> None:
     assert main(["--check", fx.long, str(obj)]) == EXIT_LEFT
 
 
-def test_check_reports_debug_hits_and_warns_on_data(fx: Fx, capsys: pytest.CaptureFixture[str]
-                                                    ) -> None:
+def test_check_reports_debug_hits_and_warns_on_data(
+    fx: Fx, capsys: pytest.CaptureFixture[str]
+) -> None:
     obj = fx.path("gcc-filemacro", "short")
     assert main(["--check", fx.short, str(obj)]) == EXIT_LEFT
     cap = capsys.readouterr()
@@ -60,8 +68,9 @@ def test_list_prints_section_form_and_holder(fx: Fx, capsys: pytest.CaptureFixtu
     assert f".debug_line\tinline\tline dir (v4)\t{fx.short}/include" in lines
 
 
-def test_growth_in_place_fails_and_leaves_the_file(fx: Fx, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_growth_in_place_fails_and_leaves_the_file(
+    fx: Fx, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     obj = _copy(fx, "macho-arm64-dwarf5", "short", tmp_path)
     before = obj.read_bytes()
     assert main(["-m", f"{fx.short}={fx.long}", str(obj)]) == EXIT_UNSUPPORTED
@@ -69,8 +78,9 @@ def test_growth_in_place_fails_and_leaves_the_file(fx: Fx, tmp_path: Path,
     assert "grow" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("junk", [b"", b"\x7fELF", b"not an object at all", b"\x7fELF\x02\x01"
-                                  + b"\x00" * 60])
+@pytest.mark.parametrize(
+    "junk", [b"", b"\x7fELF", b"not an object at all", b"\x7fELF\x02\x01" + b"\x00" * 60]
+)
 def test_bad_input_is_exit_3_and_untouched(tmp_path: Path, junk: bytes) -> None:
     obj = tmp_path / "bad.o"
     obj.write_bytes(junk)

@@ -47,8 +47,7 @@ def test_fat_file_slices_are_rewritten(fx: Fx) -> None:
     # A fat header (big endian) with two slices at 4 KiB boundaries.
     offs = [0x1000, 0x1000 + ((len(thin[0]) + 0xFFF) & ~0xFFF)]
     hdr = bytearray(b"\xca\xfe\xba\xbe" + (2).to_bytes(4, "big"))
-    for (cpu, sub), off, body in zip(((0x01000007, 3), (0x0100000C, 0)), offs, thin,
-                                     strict=True):
+    for (cpu, sub), off, body in zip(((0x01000007, 3), (0x0100000C, 0)), offs, thin, strict=True):
         for v in (cpu, sub, off, len(body), 12):
             hdr += v.to_bytes(4, "big")
     fat = bytearray(hdr)
@@ -66,20 +65,39 @@ def test_truncated_macho_is_a_format_error(fx: Fx) -> None:
         objrewrite.rewrite_bytes(data[:40], [(fx.long, fx.short)])
 
 
-@pytest.mark.skipif(not LD64.exists() or shutil.which("dsymutil") is None,
-                    reason="needs ld64.lld and dsymutil (llvm-14)")
+@pytest.mark.skipif(
+    not LD64.exists() or shutil.which("dsymutil") is None,
+    reason="needs ld64.lld and dsymutil (llvm-14)",
+)
 def test_linked_and_dsym_show_client_paths(fx: Fx, tmp_path: Path) -> None:
     src, _, old, new = fx.direction("macho-x86_64-dwarf4", "shorter")
     out, _ = objrewrite.rewrite_bytes(src.read_bytes(), [(old, new)])
     obj = tmp_path / "m.o"
     obj.write_bytes(out)
     exe, dsym = tmp_path / "m.exe", tmp_path / "m.dSYM"
-    subprocess.run([str(LD64), "-arch", "x86_64", "-platform_version", "macos", "11.0",
-                    "11.0", "-e", "_mfn", "-o", str(exe), str(obj)], check=True)
+    subprocess.run(
+        [
+            str(LD64),
+            "-arch",
+            "x86_64",
+            "-platform_version",
+            "macos",
+            "11.0",
+            "11.0",
+            "-e",
+            "_mfn",
+            "-o",
+            str(exe),
+            str(obj),
+        ],
+        check=True,
+    )
     subprocess.run(["dsymutil", "-o", str(dsym), str(exe)], check=True)
-    dump = subprocess.run(["llvm-dwarfdump", str(dsym)], capture_output=True, text=True,
-                          check=True).stdout
+    dump = subprocess.run(
+        ["llvm-dwarfdump", str(dsym)], capture_output=True, text=True, check=True
+    ).stdout
     assert f'DW_AT_comp_dir\t("{new}/src")' in dump
-    stabs = subprocess.run(["llvm-nm", "-a", str(exe)], capture_output=True, text=True,
-                           check=True).stdout
+    stabs = subprocess.run(
+        ["llvm-nm", "-a", str(exe)], capture_output=True, text=True, check=True
+    ).stdout
     assert f"SO {new}/src/m.c" in stabs

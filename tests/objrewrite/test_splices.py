@@ -14,7 +14,8 @@ def test_map_shifts_after_each_edit() -> None:
     edits = [(2, 3, b"xxxxx"), (10, 4, b"")]
     m = OffsetMap(edits)
     assert apply_edits(bytes(range(16)), edits) == bytes([0, 1]) + b"xxxxx" + bytes(
-        range(5, 10)) + bytes(range(14, 16))
+        range(5, 10)
+    ) + bytes(range(14, 16))
     assert [m.map(v) for v in (0, 1, 2, 5, 9, 10, 14, 15)] == [0, 1, 2, 7, 11, 12, 12, 13]
     with pytest.raises(UnsupportedError):
         m.map(3)
@@ -27,8 +28,10 @@ def test_interior_callback_and_identity() -> None:
     assert same.identity and same.map_many([1, 5]) == [1, 5]
 
 
-@given(st.lists(st.tuples(st.integers(1, 5), st.integers(0, 7)), max_size=6),
-       st.lists(st.integers(0, 80), max_size=30))
+@given(
+    st.lists(st.tuples(st.integers(1, 5), st.integers(0, 7)), max_size=6),
+    st.lists(st.integers(0, 80), max_size=30),
+)
 def test_map_many_agrees_with_map(shape: list[tuple[int, int]], values: list[int]) -> None:
     edits, pos = [], 0
     for gap_len, new_len in shape:

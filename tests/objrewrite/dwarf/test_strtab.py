@@ -21,7 +21,7 @@ def test_reference_inside_a_replaced_prefix_gets_a_copy() -> None:
     st = StrTab(TABLE, PrefixMap([("/old", "/n")]), in_place=False)
     inside = st.map.map(5)  # "old/src", a tail-merged suffix of "/old/src"
     data = st.data()
-    assert data[inside:data.index(b"\x00", inside)] == b"old/src"
+    assert data[inside : data.index(b"\x00", inside)] == b"old/src"
 
 
 def test_in_place_pads_with_nuls() -> None:

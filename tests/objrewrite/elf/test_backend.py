@@ -24,8 +24,15 @@ IDENTICAL_EXTRAS = ["clang-asm", "clang-split", "clang-types4", "clang-types5", 
 CROSS = [f"clang-{arch}" for arch in GEN.CROSS]
 # gcc orders its string tables by hashes that depend on the paths: equal DWARF, not bytes.
 EQUIVALENT_EXTRAS = [
-    "gcc-asm", "gcc-dwarf64", "gcc-macinfo", "gcc-types4", "gcc-types5", "gcc-split",
-    "gcc-ldr", "gcc-zstd", "gcc-filemacro",
+    "gcc-asm",
+    "gcc-dwarf64",
+    "gcc-macinfo",
+    "gcc-types4",
+    "gcc-types5",
+    "gcc-split",
+    "gcc-ldr",
+    "gcc-zstd",
+    "gcc-filemacro",
 ]
 
 
@@ -42,17 +49,20 @@ def _rewrite(fx: Fx, case: str, way: str, tmp: Path, ext: str = ".o") -> tuple[P
 
 @pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize(
-    "case", [c for c in MATRIX if c.startswith("clang")] + IDENTICAL_EXTRAS + CROSS)
-def test_identical_to_a_compile_at_the_target_path(fx: Fx, case: str, way: str,
-                                                   tmp_path: Path) -> None:
+    "case", [c for c in MATRIX if c.startswith("clang")] + IDENTICAL_EXTRAS + CROSS
+)
+def test_identical_to_a_compile_at_the_target_path(
+    fx: Fx, case: str, way: str, tmp_path: Path
+) -> None:
     dest, expected = _rewrite(fx, case, way, tmp_path)
     assert dest.read_bytes() == expected.read_bytes()
 
 
 @pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("case", [c for c in MATRIX if c.startswith("gcc")] + EQUIVALENT_EXTRAS)
-def test_dwarf_equal_to_a_compile_at_the_target_path(fx: Fx, case: str, way: str,
-                                                     tmp_path: Path) -> None:
+def test_dwarf_equal_to_a_compile_at_the_target_path(
+    fx: Fx, case: str, way: str, tmp_path: Path
+) -> None:
     dest, expected = _rewrite(fx, case, way, tmp_path)
     assert dwarf_dump(dest) == dwarf_dump(expected)
     assert verify_errors(dest) == verify_errors(expected)
@@ -96,15 +106,18 @@ def test_linked_executable_is_rewritten_in_place_when_not_longer(fx: Fx, tmp_pat
     exe.chmod(0o755)
     assert verify_errors(exe) == verify_errors(src)
     assert subprocess.run([str(exe)], check=False).returncode == 0
-    addr = subprocess.run(["nm", str(exe)], capture_output=True, text=True,
-                          check=True).stdout
+    addr = subprocess.run(["nm", str(exe)], capture_output=True, text=True, check=True).stdout
     add = next(ln.split()[0] for ln in addr.splitlines() if ln.endswith(" add"))
-    where = subprocess.run(["addr2line", "-e", str(exe), f"0x{add}"], capture_output=True,
-                           text=True, check=True).stdout.strip()
-    assert where.startswith(new + "/src/a.c:") or where.startswith(new + "/") and "a.c:" in where
+    where = subprocess.run(
+        ["addr2line", "-e", str(exe), f"0x{add}"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert where.startswith(new + "/src/a.c:") or (where.startswith(new + "/") and "a.c:" in where)
     gdb = subprocess.run(
         ["gdb", "-nx", "-batch", "-ex", "list add", "-ex", "info source", str(exe)],
-        capture_output=True, text=True, check=False).stdout
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
     assert f"Compilation directory is {new}/src" in gdb
     assert "int add(int a, int b)" in gdb
 
@@ -122,8 +135,9 @@ def test_rewritten_object_links_and_debugs_at_the_new_path(fx: Fx, tmp_path: Pat
     subprocess.run(["gcc", str(main_c), str(dest), "-o", str(exe)], check=True)
     addr = subprocess.run(["nm", str(exe)], capture_output=True, text=True, check=True).stdout
     add = next(ln.split()[0] for ln in addr.splitlines() if ln.endswith(" add"))
-    where = subprocess.run(["addr2line", "-e", str(exe), f"0x{add}"], capture_output=True,
-                           text=True, check=True).stdout.strip()
+    where = subprocess.run(
+        ["addr2line", "-e", str(exe), f"0x{add}"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert where.startswith(fx.long + "/src/a.c:3")
 
 
