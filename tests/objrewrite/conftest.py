@@ -96,3 +96,11 @@ def verify_errors(path: Path) -> int:
     m = re.search(r"Errors detected\.|error:", text)
     assert m is not None, text
     return text.count("error:")
+
+
+def readelf_warnings(path: Path) -> str:
+    """What ``readelf --debug-dump`` complains about on stderr (path masked)."""
+    proc = subprocess.run(
+        ["readelf", "-wilmL", str(path)], capture_output=True, text=True, check=False
+    )
+    return proc.stderr.replace(str(path), "FILE")

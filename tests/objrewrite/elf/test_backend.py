@@ -15,7 +15,7 @@ import pytest
 
 import objrewrite
 from objrewrite.errors import UnsupportedError
-from tests.objrewrite.conftest import GEN, Fx, dwarf_dump, verify_errors
+from tests.objrewrite.conftest import GEN, Fx, dwarf_dump, readelf_warnings, verify_errors
 
 MATRIX = GEN.matrix()
 WAYS = ("longer", "shorter")
@@ -66,6 +66,7 @@ def test_dwarf_equal_to_a_compile_at_the_target_path(
     dest, expected = _rewrite(fx, case, way, tmp_path)
     assert dwarf_dump(dest) == dwarf_dump(expected)
     assert verify_errors(dest) == verify_errors(expected)
+    assert readelf_warnings(dest) == readelf_warnings(expected)
 
 
 @pytest.mark.parametrize("case", ["gcc-split", "clang-split"])
