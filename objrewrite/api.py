@@ -16,6 +16,7 @@ adding a format means adding an entry there.
 from __future__ import annotations
 
 import os
+import struct
 
 from objrewrite.errors import FormatError
 from objrewrite.prefixmap import PrefixMap
@@ -79,6 +80,11 @@ BACKENDS: list[Backend] = [
 ]
 
 
+# What a reader trips over on inconsistent input that no explicit check caught: the
+# input is malformed, which the caller handles like any other FormatError.
+_MALFORMED = (IndexError, KeyError, ValueError, OverflowError, struct.error)
+
+
 def backend_for(data: bytes) -> Backend:
     for b in BACKENDS:
         if any(data.startswith(m) for m in b.magics):
@@ -92,7 +98,12 @@ def _pmap(maps: Maps) -> PrefixMap:
 
 def rewrite_bytes(data: bytes, maps: Maps) -> tuple[bytes, RewriteReport]:
     """Rewrite ``data`` (one object file) through ``maps``; pure."""
-    return backend_for(data).rewrite(data, _pmap(maps))
+    pmap = _pmap(maps)
+    backend = backend_for(data)
+    try:
+        return backend.rewrite(data, pmap)
+    except _MALFORMED as exc:
+        raise FormatError(f"malformed {backend.name} object ({type(exc).__name__}: {exc})") from exc
 
 
 def rewrite_file(path: PathLike, maps: Maps, out: PathLike | None = None) -> RewriteReport:
@@ -159,9 +170,17 @@ def find_prefix(obj: bytes | PathLike, prefix: str | bytes | Sequence[str]) -> l
     data = _data(obj)
     prefixes = [prefix] if isinstance(prefix, (str, bytes)) else list(prefix)
     olds = [p.encode() if isinstance(p, str) else p for p in prefixes]
-    return backend_for(data).scan(data, olds)
+    backend = backend_for(data)
+    try:
+        return backend.scan(data, olds)
+    except _MALFORMED as exc:
+        raise FormatError(f"malformed {backend.name} object ({type(exc).__name__}: {exc})") from exc
 
 
 def list_paths(obj: bytes | PathLike) -> list[PathEntry]:
     data = _data(obj)
-    return backend_for(data).list_paths(data)
+    backend = backend_for(data)
+    try:
+        return backend.list_paths(data)
+    except _MALFORMED as exc:
+        raise FormatError(f"malformed {backend.name} object ({type(exc).__name__}: {exc})") from exc

@@ -139,6 +139,10 @@ class ElfFile:
                 raise FormatError(f"section {i} runs past the end of the file")
             raw = mv[off : off + size] if typ not in (SHT_NOBITS, SHT_NULL) else mv[0:0]
             self.sections.append(Section(i, f, raw))
+        ehsize = struct.calcsize(self.ehdr_fmt)
+        for s in self.sections[1:]:
+            if s.type not in (SHT_NOBITS, SHT_NULL) and s.size and s.offset < ehsize:
+                raise FormatError(f"section {s.index} overlaps the ELF header")
         if not 0 < shstrndx < shnum:
             raise FormatError("bad e_shstrndx")
         names = bytes(self.sections[shstrndx].raw)

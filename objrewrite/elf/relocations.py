@@ -207,8 +207,11 @@ def remap(
         table = RelocTable(elf, sec)
         # Group the distinct r_info values by symbol: few, so this is cheap.
         by_sym: dict[int, set[int]] = {}
+        nsyms = len(syms.values)
         for info in set(table.infos):
             sym = info >> table.shift
+            if sym >= nsyms:
+                raise FormatError(f"{sec.name}: symbol index {sym} out of range")
             if sym in relevant:
                 by_sym.setdefault(sym, set()).add(info)
         if not by_sym and target_map is None:
@@ -235,6 +238,8 @@ def remap(
             out[sec.index] = table.store(new_offsets, adds)
         else:
             tgt = sec.info
+            if not 0 < tgt < len(elf.sections):
+                raise FormatError(f"{sec.name}: sh_info {tgt} is not a section")
             if tgt not in contents:
                 contents[tgt] = bytearray(plain_of(elf.sections[tgt]))
             elif not isinstance(contents[tgt], bytearray):
@@ -275,8 +280,13 @@ def fixups_for(elf: ElfFile, target: int) -> dict[int, int]:
     for sec in elf.sections:
         if sec.type != SHT_RELA or sec.info != target or not sec.size:
             continue
+        if not 0 < sec.link < len(elf.sections):
+            raise FormatError(f"{sec.name}: sh_link is not a symbol table")
         syms = Symbols(elf, elf.sections[sec.link])
         table = RelocTable(elf, sec)
+        nsyms = len(syms.values)
         for off, sym, add in zip(table.offsets(), table.syms(), table.addends(), strict=True):
+            if sym >= nsyms:
+                raise FormatError(f"{sec.name}: symbol index {sym} out of range")
             out[off] = syms.values[sym] + add
     return out
