@@ -22,6 +22,7 @@ COMMANDS = {
     "include-server": "include_server.server:main",
     "include-analysis": "include_server.analysis_cli:main",
     "pump": "pump.main:main",
+    "objrewrite": "objrewrite.cli:main",
 }
 
 # Commands that need site-packages (third-party libraries such as watchdog, lzo): their
