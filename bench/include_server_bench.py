@@ -56,8 +56,15 @@ def peak_rss_mb(pid: int) -> float:
 
 def start(cmd: list[str], env: dict[str, str], sock: str, pid_file: str, log: Path) -> int:
     with open(log, "w") as out:
-        subprocess.run(cmd + ["--port", sock, "--pid_file", pid_file], env=env, stdout=out,
-                       stderr=out, stdin=subprocess.DEVNULL, check=True, timeout=60)
+        subprocess.run(
+            cmd + ["--port", sock, "--pid_file", pid_file],
+            env=env,
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
+            check=True,
+            timeout=60,
+        )
     deadline = time.monotonic() + 30
     while not (os.path.exists(sock) and Path(pid_file).read_text().strip()):
         if time.monotonic() > deadline:
@@ -73,8 +80,14 @@ def stop(pid: int, sock: str) -> None:
         time.sleep(0.02)
 
 
-def run(name: str, cmd: list[str], env: dict[str, str], commands: list[tuple[str, list[str]]],
-        passes: int, work: Path) -> dict[str, object]:
+def run(
+    name: str,
+    cmd: list[str],
+    env: dict[str, str],
+    commands: list[tuple[str, list[str]]],
+    passes: int,
+    work: Path,
+) -> dict[str, object]:
     sock = str(work / f"{name}.sock")
     pid_file = str(work / f"{name}.pid")
     Path(pid_file).write_text("")
@@ -88,13 +101,15 @@ def run(name: str, cmd: list[str], env: dict[str, str], commands: list[tuple[str
                 reply = read_paths(io.BytesIO(query(sock, encode_request(cwd, argv), 120)))
                 answered += bool(reply)
                 paths += len(reply)
-            results.append({
-                "pass": n + 1,
-                "cpu_s": round(cpu_seconds(pid) - cpu0, 3),
-                "wall_s": round(time.monotonic() - t0, 3),
-                "answered": answered,
-                "paths": paths,
-            })
+            results.append(
+                {
+                    "pass": n + 1,
+                    "cpu_s": round(cpu_seconds(pid) - cpu0, 3),
+                    "wall_s": round(time.monotonic() - t0, 3),
+                    "answered": answered,
+                    "paths": paths,
+                }
+            )
         rss = peak_rss_mb(pid)
     finally:
         stop(pid, sock)
@@ -110,9 +125,12 @@ def main() -> int:
     args = ap.parse_args()
     _tree, commands = corpus.compile_commands(args.project)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISTCC", "INCLUDE_SERVER"))}
-    ours_cmd = [sys.executable, "-c",
-                f"import sys; sys.path.insert(0, {str(REPO)!r}); "
-                "from include_server.server import main; sys.exit(main())"]
+    ours_cmd = [
+        sys.executable,
+        "-c",
+        f"import sys; sys.path.insert(0, {str(REPO)!r}); "
+        "from include_server.server import main; sys.exit(main())",
+    ]
     stock_lib = Path(args.stock) / "lib" / "include_server"
     stock_cmd = ["/usr/bin/python3", str(stock_lib / "include_server.py")]
     stock_env = {**env, "PYTHONPATH": str(stock_lib)}
@@ -124,15 +142,19 @@ def main() -> int:
     stock, ours = report
     for r in report:
         for p in r["passes"]:  # type: ignore[attr-defined]
-            print(f"{r['impl']:10} pass {p['pass']}: {p['cpu_s']:7.3f} s CPU, "
-                  f"{p['wall_s']:7.3f} s wall, {p['answered']}/{r['tus']} answered, "
-                  f"{p['paths']} paths")
+            print(
+                f"{r['impl']:10} pass {p['pass']}: {p['cpu_s']:7.3f} s CPU, "
+                f"{p['wall_s']:7.3f} s wall, {p['answered']}/{r['tus']} answered, "
+                f"{p['paths']} paths"
+            )
         print(f"{r['impl']:10} peak RSS {r['peak_rss_mb']} MB")
     s_cold = stock["passes"][0]["cpu_s"]  # type: ignore[index]
     o_cold = ours["passes"][0]["cpu_s"]  # type: ignore[index]
     o_warm = ours["passes"][-1]["cpu_s"]  # type: ignore[index]
-    print(f"cold: ours/stock = {o_cold / s_cold:.3f}; warm/cold (ours) = {o_warm / o_cold:.3f}; "
-          f"RSS ours/stock = {ours['peak_rss_mb'] / stock['peak_rss_mb']:.2f}")  # type: ignore[operator]
+    print(
+        f"cold: ours/stock = {o_cold / s_cold:.3f}; warm/cold (ours) = {o_warm / o_cold:.3f}; "
+        f"RSS ours/stock = {ours['peak_rss_mb'] / stock['peak_rss_mb']:.2f}"
+    )  # type: ignore[operator]
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
     return 0

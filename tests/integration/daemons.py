@@ -108,6 +108,16 @@ class Daemon:
         except FileNotFoundError:
             return ""
 
+    def compile_ok(self, expected: int, timeout: float = 5.0) -> int:
+        """The number of COMPILE_OK job lines, waiting (bounded) for ``expected`` of them:
+        a daemon logs a job's summary after sending its reply."""
+        deadline = time.monotonic() + timeout
+        while True:
+            n = self.log_text().count("COMPILE_OK")
+            if n >= expected or time.monotonic() > deadline:
+                return n
+            time.sleep(0.02)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):

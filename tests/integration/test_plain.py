@@ -37,7 +37,7 @@ def test_compile_and_link_remotely(
     assert r.returncode == 0, r.stderr
     assert r.stderr == b"", r.stderr.decode()
     assert (hello / "hello.o").read_bytes() == local_object(hello, ["-c", "hello.c"])
-    assert our_daemon.log_text().count("COMPILE_OK") == 1
+    assert our_daemon.compile_ok(1) == 1
     subprocess.run(["gcc", "hello.o", "-o", "hello"], cwd=hello, check=True)
     out = subprocess.run([str(hello / "hello")], capture_output=True, check=True).stdout
     assert out == b"hello from distcc-py\n"
@@ -81,7 +81,7 @@ def test_dead_host_is_skipped_for_the_next(
     env = client_env(clean_env, f"{dead} {our_daemon.hostspec}")
     r = run([str(tool_bin / "distcc"), "gcc", "-c", "hello.c", "-o", "hello.o"], hello, env)
     assert r.returncode == 0, r.stderr
-    assert our_daemon.log_text().count("COMPILE_OK") == 1
+    assert our_daemon.compile_ok(1) == 1
     backoffs = [p.name for p in (Path(clean_env["DISTCC_DIR"]) / "lock").glob("backoff*")]
     assert len(backoffs) == 1 and str(dead.split(":")[1]) in backoffs[0]
 
@@ -251,7 +251,7 @@ def test_masquerade_link(
     env["PATH"] = f"{masq}{os.pathsep}{env['PATH']}"
     r = run(["gcc", "-c", "hello.c", "-o", "hello.o"], hello, env)
     assert r.returncode == 0, r.stderr
-    assert our_daemon.log_text().count("COMPILE_OK") == 1
+    assert our_daemon.compile_ok(1) == 1
     assert (hello / "hello.o").read_bytes() == local_object(hello, ["-c", "hello.c"])
 
 
@@ -261,7 +261,7 @@ def test_implicit_compiler(
     env = client_env(clean_env, our_daemon.hostspec)
     r = run([str(tool_bin / "distcc"), "-c", "hello.c", "-o", "hello.o"], hello, env)
     assert r.returncode == 0, r.stderr
-    assert our_daemon.log_text().count("COMPILE_OK") == 1
+    assert our_daemon.compile_ok(1) == 1
 
 
 def test_parallel_diagnostics_do_not_interleave(
