@@ -11,6 +11,9 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq python3-pip python3-venv gcc make liblzo2-dev dpkg-dev \
   distcc >/dev/null
 python3 -m pip install -q .
+# Use the installed commands directly (a version manager's shims would add their own
+# start-up time to every compile).
+PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
 
 work=$(mktemp -d /tmp/distcc-py-quickstart.XXXXXX)
 chmod 1777 "$work"
