@@ -117,6 +117,13 @@ def _serve(config: Config) -> int:
         os.environ["PATH"] = env["PATH"] = env["DISTCCD_PATH"]
     else:
         log.info("daemon's PATH is %s", env.get("PATH", "(NULL)"))
+    for directory in env.get("PATH", "").split(":"):
+        if directory and os.path.realpath(directory) in policy.masquerade_dirs:
+            log.warning(
+                "%s is on the daemon's PATH: compilers found there are links to distcc "
+                "itself (set DISTCCD_PATH)",
+                directory,
+            )
     tmp_dir = _tmp_dir(env)
     pid_file = os.path.abspath(config.pid_file) if config.pid_file else None
     log_file = os.path.abspath(config.log_file) if config.log_file else None
