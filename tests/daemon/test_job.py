@@ -264,3 +264,16 @@ def test_peer_half_close_before_doti_is_logged(start_daemon: StartDaemon) -> Non
         sock.shutdown(socket.SHUT_WR)
         assert sock.recv(100) == b""
     assert daemon.wait_log(" OTHER ")[0].find("ret:108") > 0
+
+
+def test_save_temps_keeps_the_job_directory(start_daemon: StartDaemon, hello: Path) -> None:
+    daemon = start_daemon("--allow-compiler", "gcc", env={"DISTCC_SAVE_TEMPS": "1"})
+    assert daemon.compile(1, ARGV, preprocess(hello)).status == 0
+    daemon.wait_log("COMPILE_OK")
+    (job_dir,) = daemon.tmp_dir.iterdir()
+    assert sorted(p.name for p in job_dir.iterdir()) == [
+        "input.i",
+        "output.o",
+        "stderr",
+        "stdout",
+    ]
