@@ -63,14 +63,30 @@ def main() -> None:
     common += ["--enable-tcp-insecure"]
     pids = {
         "stock": start(
-            ["/usr/bin/distccd", *common, "--port", str(ports["stock"]),
-             "--pid-file", str(work / "stock.pid"), "--log-file", str(work / "stock.log")],
+            [
+                "/usr/bin/distccd",
+                *common,
+                "--port",
+                str(ports["stock"]),
+                "--pid-file",
+                str(work / "stock.pid"),
+                "--log-file",
+                str(work / "stock.log"),
+            ],
             work / "stock.pid",
             env,
         ),
         "ours": start(
-            [str(bin_dir / "distccd"), *common, "--port", str(ports["ours"]),
-             "--pid-file", str(work / "ours.pid"), "--log-file", str(work / "ours.log")]
+            [
+                str(bin_dir / "distccd"),
+                *common,
+                "--port",
+                str(ports["ours"]),
+                "--pid-file",
+                str(work / "ours.pid"),
+                "--log-file",
+                str(work / "ours.log"),
+            ]
             + (["--user", "root"] if os.geteuid() == 0 else []),
             work / "ours.pid",
             env,
@@ -87,8 +103,10 @@ def main() -> None:
                 time_requests(ports[name], version, argv, 5)  # warm up
                 times = sorted(time_requests(ports[name], version, argv, n))
                 p90 = times[int(len(times) * 0.9)]
-                print(f"{title:20} {name:6} median {statistics.median(times):6.2f} ms"
-                      f"  p90 {p90:6.2f} ms  (n={n})")
+                print(
+                    f"{title:20} {name:6} median {statistics.median(times):6.2f} ms"
+                    f"  p90 {p90:6.2f} ms  (n={n})"
+                )
     finally:
         for pid in pids.values():
             os.kill(pid, signal.SIGTERM)

@@ -141,6 +141,7 @@ def test_stats_page(start_daemon: StartDaemon, hello: Path) -> None:
     assert daemon.compile(1, ARGV, preprocess(hello)).status == 0
     daemon.exchange(b"DIST0000000zjunk")
     daemon.wait_log("REJ_BAD_REQ")
+    daemon.wait_log("COMPILE_OK")  # counted before the summary is logged
     with socket.create_connection((daemon.host, daemon.stats_port), timeout=20) as sock:
         sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
         page = b""
