@@ -248,12 +248,12 @@ def _compile_and_reply(
     finally:
         ctx.slots.release()
     status = outcome.status = ran.status
+    if ctx.stopping.is_set() and (os.WIFSIGNALED(status) or ran.ended == runner.Ended.CLIENT_GONE):
+        # We killed it (or cut the connection): no reply, so that the client retries
+        # elsewhere instead of reporting a compiler crash.
+        raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
     if ran.ended == runner.Ended.CLIENT_GONE:
         raise _Abort(Result.CLI_DISCONN, ExitCode.IO_ERROR, "client disconnected, compiler killed")
-    if ctx.stopping.is_set() and os.WIFSIGNALED(status):
-        # We killed it: no reply, so that the client retries elsewhere instead of
-        # reporting a compiler crash.
-        raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
     stderr = ran.stderr
     captured = _capture.lines or []
     if captured:

@@ -223,3 +223,13 @@ def test_sigterm_kills_running_compilers(start_daemon: StartDaemon, tmp_path: Pa
         pass
     sock.close()
     assert "daemon shutting down" in daemon.log()
+
+
+def test_sigterm_with_a_half_sent_request_cleans_up(start_daemon: StartDaemon) -> None:
+    daemon = start_daemon("--allow-compiler", "gcc")
+    sock = daemon.connect()
+    sock.sendall(request_v12(1, ARGV, b"int x;\n")[:-4])  # DOTI incomplete: job dir exists
+    wait_for(lambda: any(daemon.tmp_dir.iterdir()), "the job directory")
+    daemon.stop()
+    assert list(daemon.tmp_dir.iterdir()) == []
+    sock.close()
