@@ -149,6 +149,10 @@ def _serve(config: Config) -> int:
                 listener = sock
             else:
                 stats_listener = sock
+    # Everything imported lazily must be imported now: once root is dropped, the
+    # interpreter's own library directory may not be readable (e.g. under /root).
+    import lzo  # noqa: F401  (protocols 2 and 3)
+
     try:
         discard_root(config.user)
     except PrivilegeError as exc:

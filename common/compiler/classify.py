@@ -9,7 +9,8 @@ Steps, in order (the first that fails decides the ``RunLocally`` reason):
    ``-MF``), keeping the other ``-Wp,`` items as ``-Wp,`` words.
 2. *Parse* every option through ``options.lookup`` into a ``ParsedOption``; words that are
    not options are inputs.  Unknown ``-`` words are flags.  An option whose table entry has
-   a ``local_reason`` sends the job local (first one in argv order wins).
+   a ``local_reason`` sends the job local.  The reason reported: ``-E``/``-M``/``-MM``
+   first, then "no ``-c``/``-S``" (a link), then the first local-only option in argv order.
 3. *Decide*: exactly one source (by ``-x`` or by extension), ``-c`` or ``-S`` present
    (``-S`` beats ``-c``), no stray ``.o`` input, output not ``-``, not an autoconf probe.
    If there is no ``-o``, ``-o <basename>.o`` (``.s`` with ``-S``) is appended in the cwd.
@@ -25,9 +26,12 @@ Steps, in order (the first that fails decides the ``RunLocally`` reason):
      target is still ``foo.o``.
    - ``-MMD`` wins over ``-MD`` whatever their order (both compilers).
    - ``DEPENDENCIES_OUTPUT`` / ``SUNPRO_DEPENDENCIES`` ("FILE [TARGET]"): gcc only, only
-     without ``-MD``/``-MMD``; gcc *appends* to FILE (``DepInfo.append``).
+     without ``-MD``/``-MMD``; gcc *appends* to FILE (``DepInfo.append``); ``-MF``,
+     ``-MT``/``-MQ`` and ``-MP`` still apply (``-MF`` replaces FILE, still appended to).
    - gcc refuses ``-MF``/``-MT``/``-MQ``/``-MP`` without ``-MD``/``-MMD`` (local,
      BAD_ARGUMENTS); clang ignores them.
+   - Already preprocessed input (``.i``, ``-x cpp-output``...): cpp does not run, so the
+     ``-M`` options do nothing (no ``.d``, no error); gcc still honours the env vars.
    - ``.dwo``: gcc writes ``<output minus suffix>.dwo`` for ``-c -gsplit-dwarf`` (not for
      ``-S``), whatever the debug level; clang only when debug info is on and not for
      ``-gsplit-dwarf=single``, also for ``-S``: beside ``-o`` when both ``-c`` and ``-o``
@@ -351,7 +355,8 @@ def classify(
     n = len(words)
     options: list[ParsedOption] = []
     inputs: list[tuple[int, str, str | None]] = []  # (index, word, -x language or None)
-    local: RunLocally | None = None
+    local: RunLocally | None = None  # the first option that makes the job local
+    cpp_only: RunLocally | None = None  # the first -E, -M, -MM (distcc's cpp lock pool)
     seen_c = seen_s = emit_llvm = aux_names = phony = comp_dir = False
     x_lang: str | None = None
     output_opt: ParsedOption | None = None
@@ -385,7 +390,10 @@ def classify(
         i += count
         meaning = spec.meaning
         if spec.local_reason is not None:
-            if local is None:
+            if spec.local_reason == LocalReason.PREPROCESS_ONLY:
+                if cpp_only is None:
+                    cpp_only = RunLocally(spec.local_reason, w)
+            elif local is None:
                 local = RunLocally(spec.local_reason, f"{w} {value or ''}".rstrip())
             continue
         if meaning == Meaning.OTHER or meaning == Meaning.DEFINE or meaning == Meaning.INCLUDE_DIR:
@@ -448,10 +456,15 @@ def classify(
             if w == "-Xclang" and plugin and local is None:
                 local = RunLocally(LocalReason.PLUGIN, f"-Xclang {value}")
 
-    if local is not None:
-        return local
+    # Which reason is reported (and counted): preprocessing first (it takes distcc's cpp
+    # lock pool), then "not a compile" (so a link never counts as, say, native-arch), then
+    # the first local-only option.
+    if cpp_only is not None:
+        return cpp_only
     if not seen_c and not seen_s:
         return RunLocally(LocalReason.NOT_COMPILE, "no -c or -S: link or other")
+    if local is not None:
+        return local
 
     source: tuple[int, str, str] | None = None
     explicit_language = False
@@ -517,7 +530,8 @@ def classify(
     # The .d file.
     dep: DepInfo | None = None
     cpp_default_target = make_quote(strip_suffix(base) + ".o")
-    if md:
+    preprocessed = language.endswith("cpp-output")
+    if md and not preprocessed:
         system_headers = all(m == Meaning.DEP_MD for m, _ in md)
         path = dep_file if dep_file is not None else strip_suffix(output) + ".d"
         if dep_targets:
@@ -528,20 +542,35 @@ def classify(
             targets = (cpp_default_target,)
         dep = DepInfo(path, targets, bool(dep_targets), system_headers, phony)
     elif not is_clang:
-        if dep_file is not None or dep_targets or phony:
+        spec_text = env.get("DEPENDENCIES_OUTPUT") if env else None
+        system_headers = False
+        if not spec_text and env:
+            spec_text = env.get("SUNPRO_DEPENDENCIES")
+            system_headers = True
+        if spec_text:
+            # -MF overrides the file (still appended to), -MT/-MQ/-MP apply as usual.
+            env_path, _, env_target = spec_text.partition(" ")
+            if env_target and dep_targets:
+                return RunLocally(
+                    LocalReason.DEPENDENCY_SIDE_EFFECT,
+                    "-MT/-MQ together with a DEPENDENCIES_OUTPUT target: order not modelled",
+                )
+            if dep_targets:
+                targets = tuple(dep_targets)
+            else:
+                targets = (env_target,) if env_target else (cpp_default_target,)
+            dep = DepInfo(
+                dep_file if dep_file is not None else env_path,
+                targets,
+                bool(dep_targets) or bool(env_target),
+                system_headers,
+                phony,
+                True,
+            )
+        elif (dep_file is not None or dep_targets or phony) and not preprocessed and not md:
             return RunLocally(
                 LocalReason.BAD_ARGUMENTS, "-MF/-MT/-MQ/-MP without -MD or -MMD: gcc refuses"
             )
-        if env:
-            spec_text = env.get("DEPENDENCIES_OUTPUT")
-            system_headers = False
-            if not spec_text:
-                spec_text = env.get("SUNPRO_DEPENDENCIES")
-                system_headers = True
-            if spec_text:
-                path, _, target = spec_text.partition(" ")
-                targets = (target,) if target else (cpp_default_target,)
-                dep = DepInfo(path, targets, bool(target), system_headers, False, True)
 
     # The .dwo file.
     dwo: str | None = None

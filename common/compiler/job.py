@@ -11,7 +11,9 @@ Vocabulary:
   ``-MD -MF f``, and ``-o <output>`` appended when the user relied on the implied output.
   Every other word is kept as the user wrote it, in order.
 - *parsed options* (``CompileJob.options``): one ``ParsedOption`` per option in the
-  normalised argv, with the table entry that matched and its argument, so later layers
+  normalised argv (the implied ``-o`` included; options the table does not know carry
+  ``classify.UNKNOWN`` as their entry), with the table entry that matched and its
+  argument, so later layers
   (strip for plain mode, re-root on the daemon, search paths in the include server) never
   re-parse argv themselves.
 """
@@ -74,6 +76,12 @@ class Meaning:
     PREFIX_MAP = "prefix-map"  # -ffile-prefix-map=, -fdebug-prefix-map=, -fmacro-prefix-map=
     COMPILER_PASSTHROUGH = "compiler-passthrough"  # -Xclang ARG, -mllvm ARG
     EMIT_LLVM = "emit-llvm"  # -emit-llvm: the implied output is .bc / .ll
+    NO_STD_LIB_INC = "nostdlibinc"  # clang -nostdlibinc: no system dirs, builtin dir kept
+    NO_BUILTIN_INC = "nobuiltininc"  # clang -nobuiltininc: only the builtin dir dropped
+    # Options that change the compiler's own default search dirs (the include server
+    # probes them per combination): -target, --target=, -m32/-m64/-mx32/-m16, -arch, -b.
+    TARGET = "target"
+    TOOLCHAIN = "toolchain"  # -B, --gcc-toolchain=, -resource-dir: where the compiler looks
 
 
 class Shape:
@@ -211,7 +219,15 @@ class ParsedOption(Value):
 
 
 class DepInfo(Value):
-    """A .d file the compile must produce (-MD/-MMD/-MF/-MT/-MQ, DEPENDENCIES_OUTPUT)."""
+    """A .d file the compile must produce (-MD/-MMD/-MF/-MT/-MQ, DEPENDENCIES_OUTPUT).
+
+    ``path`` and ``targets`` are what the real compiler would write for the user's command
+    (checked against gcc and clang).  The normalised argv does not always say so by itself
+    (gcc gives ``-Wp,-MD,f`` cpp's default target, but ``-MD -MF f`` the ``-o`` name), so
+    whoever runs a compiler for this job on other terms (``-E``, a temp output, a server)
+    passes ``-MF path`` and, unless ``user_targets``, ``-MT t`` for each target (already
+    make-quoted, hence ``-MT`` and not ``-MQ``).
+    """
 
     __slots__ = ("path", "targets", "user_targets", "system_headers", "phony_targets", "append")
     path: str  # where the .d file goes, as the compiler would name it

@@ -23,13 +23,15 @@ FOO_H = "#define FOO 1\n"
 
 
 def make_tree(root: Path) -> Path:
-    """A fresh source tree: foo.c, foo.cpp, foo.h and empty sub/, d.x/, deps/ dirs."""
+    """A fresh source tree: foo.c, foo.cpp, foo.h, pre.i, src/bar.c, empty sub/ d.x/ deps/."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "foo.c").write_text(FOO_C)
     (root / "foo.cpp").write_text(FOO_C)
     (root / "foo.h").write_text(FOO_H)
-    for d in ("sub", "d.x", "deps"):
+    (root / "pre.i").write_text("int x = 1;\n")
+    for d in ("sub", "d.x", "deps", "src"):
         (root / d).mkdir()
+    (root / "src" / "bar.c").write_text(FOO_C.replace('"foo.h"', '"../foo.h"'))
     return root
 
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import shlex
+import shutil
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from common.compiler.classify import (
     classify,
@@ -17,6 +22,7 @@ from common.compiler.classify import (
     parse_response_file,
 )
 from common.compiler.job import CompileJob, DepInfo, Language, LocalReason, RunLocally
+from common.compiler.rewrite import local_cpp_argv, plain_server_argv, server_argv
 
 R = LocalReason
 
@@ -61,7 +67,7 @@ SCAN_ARGS: list[tuple[str, tuple[str, str] | str]] = [
     ("gcc -Wa,-alh,-a=foo.lst -c foo.c", R.ASSEMBLER_LISTING),
     ("gcc -Wa,--MD -c foo.c", R.ASSEMBLER_LISTING),
     ("gcc -Wa,-xarch=v8 -c foo.c", ("foo.c", "foo.o")),
-    ("g++ -frepo foo.C", R.PROFILING),
+    ("g++ -frepo foo.C", R.NOT_COMPILE),  # local as in distcc; counted as a link (no -c)
     ("gcc -xassembler-with-cpp -c foo.c", R.UNSUPPORTED_LANGUAGE),
     ("gcc -x assembler-with-cpp -c foo.c", R.UNSUPPORTED_LANGUAGE),
     ("gcc -specs=foo.specs -c foo.c", R.PLUGIN),
@@ -319,9 +325,12 @@ CASES: list[tuple[str, str | dict[str, object]]] = [
     ("gcc -print-file-name=libc.a", R.NOT_COMPILE),
     ("gcc -dumpmachine", R.NOT_COMPILE),
     ("clang -c a.c -include-pch a.pch", R.PRECOMPILED_HEADER),
-    # the first local reason in argv order wins
-    ("gcc -march=native -E a.c", R.NATIVE_ARCH),
+    # which reason is reported: cpp-only, then not-a-compile, then the first option
+    ("gcc -march=native -E a.c", R.PREPROCESS_ONLY),
     ("gcc -E -march=native a.c", R.PREPROCESS_ONLY),
+    ("gcc -march=native -O2 -o prog a.o b.o", R.NOT_COMPILE),
+    ("gcc -c a.c -march=native --coverage", R.NATIVE_ARCH),
+    ("gcc -c a.c --coverage -march=native", R.PROFILING),
     # dependency files
     ("gcc -c a.c -MD", {"dep": ("a.d", ("a.o",), True, False)}),
     ("gcc -c a.c -MMD", {"dep": ("a.d", ("a.o",), False, False)}),
@@ -367,6 +376,9 @@ CASES: list[tuple[str, str | dict[str, object]]] = [
     ("gcc -c a.c -MF x.d", R.BAD_ARGUMENTS),  # gcc: "you must specify either -M or -MM"
     ("gcc -c a.c -MP", R.BAD_ARGUMENTS),
     ("clang -c a.c -MF x.d", {"dep": None}),  # clang warns and ignores it
+    ("gcc -c a.i -MD", {"dep": None}),  # cpp does not run on preprocessed input
+    ("gcc -c a.i -MF x.d -MT t", {"dep": None}),
+    ("gcc -x cpp-output -c a.c -MMD", {"dep": None}),
     ("gcc -c a.c", {"dep": None, "dwo": None}),
     # split DWARF
     ("gcc -c a.c -g -gsplit-dwarf", {"dwo": "a.dwo"}),
@@ -485,6 +497,16 @@ def test_dependencies_output_wins_over_sunpro_and_md_wins_over_both() -> None:
     assert (job.dep.path, job.dep.append) == ("a.d", False)
 
 
+def test_dependencies_output_with_dep_options() -> None:
+    env = {"DEPENDENCIES_OUTPUT": "e.d"}
+    job = _job("gcc -c a.c -MT t -MQ 'q$' -MP -MF x.d", env)
+    assert isinstance(job, CompileJob)
+    assert job.dep == DepInfo("x.d", ("t", "q$$"), True, False, True, append=True)
+    job = _job("gcc -c a.c -MT t", {"DEPENDENCIES_OUTPUT": "e.d tgt"})
+    assert isinstance(job, RunLocally)
+    assert job.reason == R.DEPENDENCY_SIDE_EFFECT
+
+
 def test_clang_ignores_dependencies_output() -> None:
     job = _job("clang -c a.c", {"DEPENDENCIES_OUTPUT": "d.d"})
     assert isinstance(job, CompileJob)
@@ -522,6 +544,37 @@ def test_parse_response_file(text: str, words: list[str]) -> None:
     assert parse_response_file(text) == words
 
 
+RSP_TOKENS = [
+    "plain",
+    "'a b'",
+    '"c d"',
+    "a\\ b",
+    "'it''s'",
+    '"a\\"b"',
+    "'a\\'b'",
+    "x''y",
+    "'tab\tin'",
+    '"back\\\\slash"',
+    "mixed'q u'\"o t\"e",
+]
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
+def test_response_file_parsing_matches_gcc(tmp_path: Path) -> None:
+    text = " ".join(f"-DW{i}={t}" for i, t in enumerate(RSP_TOKENS)) + "\n"
+    (tmp_path / "r.rsp").write_text(text)
+    (tmp_path / "a.c").write_text("int x;\n")
+    proc = subprocess.run(
+        ["gcc", "-###", "-c", "a.c", "@r.rsp"], cwd=tmp_path, capture_output=True, text=True
+    )
+    cc1 = next(line for line in proc.stderr.splitlines() if "cc1" in line)
+    words = shlex.split(cc1)
+    gcc_defines = [words[i + 1] for i, w in enumerate(words) if w == "-D"]
+    ours = [w[2:] for w in parse_response_file(text)]
+    assert ours == gcc_defines
+    assert len(ours) == len(RSP_TOKENS)
+
+
 def test_response_files_expand_nested() -> None:
     files = {"r1": "-c @r2 -o 'out dir/a.o'", "r2": "-DX=1\n-Iinc a.c"}
     job = classify(["gcc", "@r1", "-O2"], read_file=_reader(files))
@@ -552,10 +605,7 @@ def test_unreadable_response_file_is_local_with_detail() -> None:
     assert "missing.rsp" in job.detail and "No such file" in job.detail
 
 
-def test_default_reader_opens_files(tmp_path: object) -> None:
-    from pathlib import Path
-
-    assert isinstance(tmp_path, Path)
+def test_default_reader_opens_files(tmp_path: Path) -> None:
     rsp = tmp_path / "args.rsp"
     rsp.write_text("-c a.c -o b.o\n")
     job = classify(["gcc", f"@{rsp}"])
@@ -605,3 +655,53 @@ def test_classify_typical_command_is_fast() -> None:
             classify(TYPICAL)
         best = min(best, (time.perf_counter() - start) / rounds)
     assert best < 0.0005, f"classify took {best * 1e6:.0f} us"
+
+
+# --------------------------------------------------------------------- robustness
+
+_VOCABULARY = shlex.split(
+    "-c -S -E -o -x c c++ none cpp-output assembler -MD -MMD -MF -MT -MQ -MP -M -g -g0 "
+    "-gsplit-dwarf -gno-split-dwarf -I -D -U -include -Wp,-MD,d.d -Wp,-DX -Wa,-a -Wl,-x "
+    "-Xclang -load -emit-llvm -march=native -fplugin=p.so -dumpdir -O2 -Wall -oa.o "
+    "a.c b.cc c.i d.ii e.m f.s g.o h.h conftest.c sub/x.c - @rsp @missing"
+)
+_WORDS = st.sampled_from(_VOCABULARY) | st.text(max_size=8)
+
+
+def _read_rsp(path: str) -> bytes:
+    if path == "rsp":
+        return b"-c 'x y.c' @rsp2"
+    if path == "rsp2":
+        return b"-DZ=1"
+    raise FileNotFoundError(2, "No such file or directory", path)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_WORDS, max_size=10), st.sampled_from(["gcc", "clang", "g++"]))
+def test_classify_is_total_and_consistent(words: list[str], cc: str) -> None:
+    """Any argv (the daemon classifies what clients send) gives a job or a reason, and a
+    job's fields, the rewrites and re-classification agree."""
+    job = classify([cc, *words], {"DEPENDENCIES_OUTPUT": "e.d"}, _read_rsp)
+    if isinstance(job, RunLocally):
+        assert job.reason in {v for k, v in vars(LocalReason).items() if k.isupper()}
+        return
+    assert job.argv[job.source_index] == job.source
+    assert job.argv[job.output_index].endswith(job.output)
+    for po in job.options:
+        assert job.argv[po.index] == po.spelled
+    again = classify(job.argv, {"DEPENDENCIES_OUTPUT": "e.d"})
+    assert isinstance(again, CompileJob)
+    assert (again.source, again.output, again.dep, again.dwo) == (
+        job.source,
+        job.output,
+        job.dep,
+        job.dwo,
+    )
+    cpp = local_cpp_argv(job, "t.i")
+    assert "-c" not in cpp and "-S" not in cpp and cpp[-2:] == ["-o", "t.i"]
+    served = server_argv(plain_server_argv(job), "in.i", "out.o")
+    if isinstance(served, list):
+        remote = classify(served)
+        assert isinstance(remote, CompileJob)
+        assert (remote.source, remote.output) == ("in.i", "out.o")
+        assert remote.preprocessed or not remote.explicit_language

@@ -1,0 +1,2 @@
+#include <thing.h>
+int main(void) { return 0; }

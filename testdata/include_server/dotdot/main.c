@@ -1,0 +1,2 @@
+#include "empty/../up.h"
+int main(void) { return 0; }

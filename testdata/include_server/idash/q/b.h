@@ -1,0 +1,1 @@
+#error "q/b.h is not on the <> path"

@@ -1,0 +1,1 @@
+#error "src/local.h is hidden by -I-"

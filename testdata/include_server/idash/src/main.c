@@ -1,0 +1,3 @@
+#include "local.h"
+#include <b.h>
+int main(void) { return 0; }

@@ -1,0 +1,2 @@
+#include_next <w.h>
+#define FROM_A 1

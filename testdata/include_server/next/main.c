@@ -1,0 +1,3 @@
+#include <w.h>
+#include <limits.h>
+int main(void) { return FROM_A + FROM_B + FROM_C; }

@@ -1,0 +1,1 @@
+#error "two/common.h must not be used"

@@ -1,0 +1,1 @@
+/* found next to the link, not next to its target */

@@ -1,0 +1,3 @@
+#include "farm/hdr.h"
+#include "farm/sub/x.h"
+int main(void) { return 0; }

@@ -1,0 +1,1 @@
+#include "sibling.h"
