@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Sequence
 
+from common.compress import lzo_compress, lzo_decompress
 from common.exitcodes import ExitCode
 from daemon import logs
 from daemon.access import AccessError, AccessList
@@ -153,6 +154,9 @@ def _serve(config: Config) -> int:
     # interpreter's own library directory may not be readable (e.g. under /root).
     import lzo  # noqa: F401  (protocols 2 and 3)
 
+    # Libraries imported lazily elsewhere must be loaded while we can still read them:
+    # after dropping root, an interpreter installed under /root may be out of reach.
+    lzo_decompress(lzo_compress(b"warm up"), 64)
     try:
         discard_root(config.user)
     except PrivilegeError as exc:
