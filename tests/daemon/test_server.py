@@ -233,3 +233,22 @@ def test_sigterm_with_a_half_sent_request_cleans_up(start_daemon: StartDaemon) -
     daemon.stop()
     assert list(daemon.tmp_dir.iterdir()) == []
     sock.close()
+
+
+def test_too_many_connections_are_dropped(start_daemon: StartDaemon, hello: Path) -> None:
+    daemon = start_daemon("--allow-compiler", "gcc", "--jobs", "1")  # 64 connections at most
+    idle = []
+    try:
+        for _ in range(64):
+            sock = daemon.connect()
+            sock.sendall(b"DIST00000001")  # then silence: the connection stays open
+            idle.append(sock)
+        daemon.wait_log("connection from", 64)
+        assert daemon.exchange(request_v12(1, ARGV, preprocess(hello))) == b""
+        daemon.wait_log("too many connections")
+    finally:
+        for sock in idle:
+            sock.close()
+    # Once they are gone, clients are served again.
+    daemon.wait_log(" OTHER ", 64)
+    assert daemon.compile(1, ARGV, preprocess(hello)).status == 0
