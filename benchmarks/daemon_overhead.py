@@ -3,7 +3,8 @@
 Usage: python3 benchmarks/daemon_overhead.py [N]
 
 Starts both daemons on loopback (``--enable-tcp-insecure``, so both skip the allowlist),
-then times N sequential protocol-1 and protocol-2 requests, measured by the client from
+then times N sequential protocol-1 and protocol-2 requests (alternating between the two
+daemons, so that both see the same machine load), measured by the client from
 ``connect`` to the last byte of the reply: with ``true`` as the compiler (pure overhead:
 accept, read, temp files, spawn, wait, reply, clean-up) and with ``gcc -c`` of a tiny
 preprocessed file.  Prints the median and the 90th percentile in milliseconds.
@@ -38,16 +39,25 @@ def start(cmd: list[str], pid_file: Path, env: dict[str, str]) -> int:
     return int(pid_file.read_text())
 
 
-def time_requests(port: int, version: int, argv: list[str], n: int) -> list[float]:
+def one_request(port: int, request: bytes, version: int) -> float:
+    t0 = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(request)
+        reply = read_reply(Reader(sock.makefile("rb")), version)
+    elapsed = (time.perf_counter() - t0) * 1000
+    assert reply.status == 0, reply.stderr
+    return elapsed
+
+
+def time_requests(
+    ports: dict[str, int], version: int, argv: list[str], n: int
+) -> dict[str, list[float]]:
+    """Alternate between the daemons request by request, so both see the same load."""
     request = request_v12(version, argv, SOURCE)
-    times = []
+    times: dict[str, list[float]] = {name: [] for name in ports}
     for _ in range(n):
-        t0 = time.perf_counter()
-        with socket.create_connection(("127.0.0.1", port)) as sock:
-            sock.sendall(request)
-            reply = read_reply(Reader(sock.makefile("rb")), version)
-        times.append((time.perf_counter() - t0) * 1000)
-        assert reply.status == 0, reply.stderr
+        for name, port in ports.items():
+            times[name].append(one_request(port, request, version))
     return times
 
 
@@ -99,9 +109,9 @@ def main() -> None:
             ("gcc -c, protocol 2", 2, ["gcc", "-c", "x.i", "-o", "x.o"]),
         ]
         for title, version, argv in cases:
-            for name in ("stock", "ours"):
-                time_requests(ports[name], version, argv, 5)  # warm up
-                times = sorted(time_requests(ports[name], version, argv, n))
+            time_requests(ports, version, argv, 5)  # warm up
+            for name, times in time_requests(ports, version, argv, n).items():
+                times.sort()
                 p90 = times[int(len(times) * 0.9)]
                 print(
                     f"{title:20} {name:6} median {statistics.median(times):6.2f} ms"

@@ -14,7 +14,7 @@ does the same and replies with status 118<<8 (EXIT_TIMEOUT).
 
 The compiler runs in the job directory (so relative side outputs stay inside it and are
 removed with it), in a session of its own, stdin from /dev/null, stdout and stderr to
-files in the job directory.
+memory files (see daemon/runner.py).
 
 Invariants: at most ``slots`` compilers run at once (the slot is taken only around the
 compiler, so reading requests never waits for compiles); the job directory is removed
@@ -240,8 +240,6 @@ def _compile_and_reply(
             argv,
             env=ctx.env,
             cwd=job_dir,
-            stdout_path=os.path.join(job_dir, "stdout"),
-            stderr_path=os.path.join(job_dir, "stderr"),
             watch=conn,
             registry=ctx.registry,
             lifetime=ctx.job_lifetime,
@@ -250,13 +248,13 @@ def _compile_and_reply(
     finally:
         ctx.slots.release()
     status = outcome.status = ran.status
+    if ctx.stopping.is_set() and (os.WIFSIGNALED(status) or ran.ended == runner.Ended.CLIENT_GONE):
+        # We killed it (or cut the connection): no reply, so that the client retries
+        # elsewhere instead of reporting a compiler crash.
+        raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
     if ran.ended == runner.Ended.CLIENT_GONE:
         raise _Abort(Result.CLI_DISCONN, ExitCode.IO_ERROR, "client disconnected, compiler killed")
-    if ctx.stopping.is_set() and os.WIFSIGNALED(status):
-        # We killed it: no reply, so that the client retries elsewhere instead of
-        # reporting a compiler crash.
-        raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
-    stderr = _read(os.path.join(job_dir, "stderr"))
+    stderr = ran.stderr
     captured = _capture.lines or []
     if captured:
         stderr = "".join(line + "\n" for line in captured).encode() + stderr
@@ -265,7 +263,7 @@ def _compile_and_reply(
         version,
         status,
         stderr=stderr,
-        stdout=_read(os.path.join(job_dir, "stdout")),
+        stdout=ran.stdout,
         obj=_read(output_path) if ok else b"",
     )
     conn.send(reply_packets(reply))

@@ -24,6 +24,7 @@ import sys
 from daemon.job import JobLogCapture
 
 ROOT = "daemon"
+SYSLOG_SOCKET = "/dev/log"
 _PREFIX = {logging.CRITICAL: "CRIT! ", logging.ERROR: "ERROR: ", logging.WARNING: "Warning: "}
 
 
@@ -81,14 +82,21 @@ def setup(level: int, log_stderr: bool, log_file: str | None) -> None:
             problem = f"failed to open {log_file}: {exc.strerror}"
     logger = _reset(level)
     if handler is None:
-        try:
-            handler = logging.handlers.SysLogHandler(
-                "/dev/log", logging.handlers.SysLogHandler.LOG_DAEMON, socket.SOCK_DGRAM
-            )
-        except OSError:
-            handler = logging.NullHandler()
+        handler = _syslog()
     handler.setFormatter(DistccFormatter())
     handler.setLevel(level)
     logger.addHandler(handler)
     if problem:
         logger.error("%s", problem)
+
+
+def _syslog() -> logging.Handler:
+    """syslog (facility daemon), or stderr when this machine has no syslog socket."""
+    if os.path.exists(SYSLOG_SOCKET):
+        try:
+            return logging.handlers.SysLogHandler(
+                SYSLOG_SOCKET, logging.handlers.SysLogHandler.LOG_DAEMON, socket.SOCK_DGRAM
+            )
+        except OSError:
+            pass
+    return logging.StreamHandler(sys.stderr)

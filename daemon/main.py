@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Sequence
 
+from common.compress import lzo_compress, lzo_decompress
 from common.exitcodes import ExitCode
 from daemon import logs
 from daemon.access import AccessError, AccessList
@@ -117,6 +118,13 @@ def _serve(config: Config) -> int:
         os.environ["PATH"] = env["PATH"] = env["DISTCCD_PATH"]
     else:
         log.info("daemon's PATH is %s", env.get("PATH", "(NULL)"))
+    for directory in env.get("PATH", "").split(":"):
+        if directory and os.path.realpath(directory) in policy.masquerade_dirs:
+            log.warning(
+                "%s is on the daemon's PATH: compilers found there are links to distcc "
+                "itself (set DISTCCD_PATH)",
+                directory,
+            )
     tmp_dir = _tmp_dir(env)
     pid_file = os.path.abspath(config.pid_file) if config.pid_file else None
     log_file = os.path.abspath(config.log_file) if config.log_file else None
@@ -146,6 +154,9 @@ def _serve(config: Config) -> int:
     # interpreter's own library directory may not be readable (e.g. under /root).
     import lzo  # noqa: F401  (protocols 2 and 3)
 
+    # Libraries imported lazily elsewhere must be loaded while we can still read them:
+    # after dropping root, an interpreter installed under /root may be out of reach.
+    lzo_decompress(lzo_compress(b"warm up"), 64)
     try:
         discard_root(config.user)
     except PrivilegeError as exc:

@@ -73,6 +73,7 @@ class Config:
     daemon: bool = False
     lifetime: float = 0.0  # seconds, 0 = forever
     enable_tcp_insecure: bool = False
+    wizard: bool = False
     warnings: tuple[str, ...] = ()  # non-fatal complaints found while parsing
 
 
@@ -142,7 +143,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "lifetime", None, "lifetime", "exit after this many seconds", _int_in(0, None), "SECONDS"
     ),
-    Option("listen", None, "listen", "IP address to listen on", _text, "ADDRESS"),
+    Option(
+        "listen", None, "listen", "IP address to listen on (default 127.0.0.1)", _text, "ADDRESS"
+    ),
     Option("log-file", None, "log_file", "send messages here instead of syslog", _text, "FILE"),
     Option("log-level", None, "log_level", "set detail level for log file", _text, "LEVEL"),
     Option("log-stderr", None, "log_stderr", "send messages to stderr"),
@@ -158,7 +161,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("user", None, "user", "if run by root, change to this persona", _text, "USER"),
     Option("verbose", None, "log_level", 'set log level to "debug"', const=logging.DEBUG),
     Option("version", None, "action", "show version and exit", const="version"),
-    Option("wizard", "W", "log_level", "for running under gdb", const=logging.DEBUG),
+    Option(
+        "wizard",
+        "W",
+        "wizard",
+        "for running under gdb: --daemon --no-detach --no-fork --log-stderr --verbose",
+    ),
 )
 
 _BY_LONG = {o.long: o for o in OPTIONS}
@@ -216,6 +224,10 @@ def parse(argv: Sequence[str], cpu_count: int) -> Config:
     for key, values in repeated.items():
         fields[key] = tuple(values)
     fields.setdefault("jobs", max(1, cpu_count) + 2)
+    if fields.get("wizard"):
+        fields.update(
+            daemon=True, no_detach=True, no_fork=True, log_stderr=True, log_level=logging.DEBUG
+        )
     fields["warnings"] = tuple(warnings)
     config = Config(**fields)  # type: ignore[arg-type]
     if config.inetd and config.daemon:

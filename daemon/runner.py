@@ -1,9 +1,10 @@
 """Running one compiler: start it in its own session, wait for it while watching the client.
 
-``run(argv, ...)`` starts the compiler with stdin from /dev/null and stdout/stderr into
-files, in ``cwd``, then waits on two things at once with ``poll``: the compiler's pidfd
-and the client connection (``watch.watch_fd``; ``watch.gone(events)`` says whether the
-client left).  Whichever comes first decides:
+``run(argv, ...)`` starts the compiler in ``cwd`` with stdin from /dev/null and stdout and
+stderr into anonymous memory files (memfd: no file system work per job), then waits on
+two things at once with ``poll``: the compiler's pidfd and the client connection
+(``watch.watch_fd``; ``watch.gone(events)`` says whether the client left).  Whichever
+comes first decides:
 
 - the compiler ends: its raw wait status (core-dump bit included; we reap it ourselves);
 - the client leaves: SIGTERM to the compiler's process group, SIGKILL after
@@ -56,6 +57,8 @@ class Ended:
 class Run:
     status: int  # a Unix wait status
     ended: str  # an Ended constant
+    stdout: bytes = b""
+    stderr: bytes = b""
 
 
 class ProcessRegistry:
@@ -89,22 +92,32 @@ def run(
     *,
     env: dict[str, str],
     cwd: str,
-    stdout_path: str,
-    stderr_path: str,
     watch: Watched,
     registry: ProcessRegistry,
     lifetime: float,
     clock: Callable[[], float],
 ) -> Run:
     """Run ``argv`` to completion (or until the client leaves or time is up)."""
-    pid = _start(argv, env, cwd, stdout_path, stderr_path)
-    if pid is None:
-        return Run(ExitCode.COMPILER_MISSING << 8, Ended.MISSING)
-    registry.add(pid)
+    out_fd = os.memfd_create("distccd-stdout", os.MFD_CLOEXEC)
+    err_fd = os.memfd_create("distccd-stderr", os.MFD_CLOEXEC)
     try:
-        return _wait(pid, watch, lifetime, clock)
+        pid = _start(argv, env, cwd, out_fd, err_fd)
+        if pid is None:
+            return Run(ExitCode.COMPILER_MISSING << 8, Ended.MISSING)
+        registry.add(pid)
+        try:
+            status, ended = _wait(pid, watch, lifetime, clock)
+        finally:
+            registry.discard(pid)
+        return Run(status, ended, _contents(out_fd), _contents(err_fd))
     finally:
-        registry.discard(pid)
+        os.close(out_fd)
+        os.close(err_fd)
+
+
+def _contents(fd: int) -> bytes:
+    size = os.fstat(fd).st_size
+    return os.pread(fd, size, 0) if size else b""
 
 
 def _spawn(argv: list[str], env: dict[str, str], cwd: str, out_fd: int, err_fd: int) -> int:
@@ -124,36 +137,23 @@ def _spawn(argv: list[str], env: dict[str, str], cwd: str, out_fd: int, err_fd: 
     return proc.pid
 
 
-def _start(
-    argv: list[str], env: dict[str, str], cwd: str, stdout_path: str, stderr_path: str
-) -> int | None:
+def _start(argv: list[str], env: dict[str, str], cwd: str, out_fd: int, err_fd: int) -> int | None:
     """Start the compiler; on failure log distcc's "failed to exec" line, return None."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-    out_fd = os.open(stdout_path, flags, 0o600)
     try:
-        err_fd = os.open(stderr_path, flags, 0o600)
-    except OSError:
-        os.close(out_fd)
-        raise
-    try:
-        try:
-            return _spawn(argv, env, cwd, out_fd, err_fd)
-        except OSError as exc:
-            first = exc
-        base = argv[0].rsplit("/", 1)[-1]
-        if "/" in argv[0] and first.errno == errno.ENOENT and base:
-            try:  # distcc's dcc_execvp: an absolute compiler missing here, try PATH
-                return _spawn([base, *argv[1:]], env, cwd, out_fd, err_fd)
-            except OSError:
-                pass
-        log.error("failed to exec %s: %s", argv[0], first.strerror)
-        return None
-    finally:
-        os.close(out_fd)
-        os.close(err_fd)
+        return _spawn(argv, env, cwd, out_fd, err_fd)
+    except OSError as exc:
+        first = exc
+    base = argv[0].rsplit("/", 1)[-1]
+    if "/" in argv[0] and first.errno == errno.ENOENT and base:
+        try:  # distcc's dcc_execvp: an absolute compiler missing here, try PATH
+            return _spawn([base, *argv[1:]], env, cwd, out_fd, err_fd)
+        except OSError:
+            pass
+    log.error("failed to exec %s: %s", argv[0], first.strerror)
+    return None
 
 
-def _wait(pid: int, watch: Watched, lifetime: float, clock: Callable[[], float]) -> Run:
+def _wait(pid: int, watch: Watched, lifetime: float, clock: Callable[[], float]) -> tuple[int, str]:
     pidfd = os.pidfd_open(pid)
     try:
         poller = select.poll()
@@ -166,15 +166,15 @@ def _wait(pid: int, watch: Watched, lifetime: float, clock: Callable[[], float])
             if not events:
                 log.error("compilation takes too long, timeout: killing %s", pid)
                 _stop(pid, pidfd)
-                return Run(ExitCode.TIMEOUT << 8, Ended.TIMED_OUT)
+                return ExitCode.TIMEOUT << 8, Ended.TIMED_OUT
             for fd, _ in events:
                 if fd == pidfd:
-                    return Run(os.waitpid(pid, 0)[1], Ended.EXITED)
+                    return os.waitpid(pid, 0)[1], Ended.EXITED
             for fd, mask in events:
                 if fd == watch.watch_fd and watch.gone(mask):
                     log.error("client fd disconnected, killing job")
                     _stop(pid, pidfd)
-                    return Run(0, Ended.CLIENT_GONE)
+                    return 0, Ended.CLIENT_GONE
     finally:
         os.close(pidfd)
 

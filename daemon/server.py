@@ -87,6 +87,8 @@ class Server:
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._stop = False
+        self._signal = 0
+        self._sockets: set[socket.socket] = set()  # open client connections
 
     # -------------------------------------------------------------- control
 
@@ -98,7 +100,7 @@ class Server:
 
     def install_signal_handlers(self) -> None:
         def handler(signum: int, frame: FrameType | None) -> None:
-            log.info("got signal %d, shutting down", signum)
+            self._signal = signum  # logged by the loop: no logging in a signal handler
             self.request_stop()
 
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -123,6 +125,8 @@ class Server:
                     log.info("lifetime of %ss expired, exiting", self.lifetime)
                     break
         finally:
+            if self._signal:
+                log.info("got signal %d, shutting down", self._signal)
             sel.close()
             self._shutdown()
 
@@ -132,6 +136,11 @@ class Server:
             self.stats_listener.close()
         self.ctx.stopping.set()
         self.ctx.registry.kill_all()
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:  # a job blocked reading its request fails now and cleans up
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         end = self.clock() + SHUTDOWN_GRACE
         for thread in list(self._threads):
             thread.join(max(0.0, end - self.clock()))
@@ -178,6 +187,8 @@ class Server:
         thread.start()
 
     def _serve(self, sock: socket.socket, peer: str) -> None:
+        with self._lock:
+            self._sockets.add(sock)
         try:
             conn = SocketConnection(sock, peer, self.io_timeout)
             try:
@@ -189,6 +200,7 @@ class Server:
         finally:
             with self._lock:
                 self._threads.discard(threading.current_thread())
+                self._sockets.discard(sock)
 
     # -------------------------------------------------------------- stats page
 

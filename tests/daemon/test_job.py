@@ -264,3 +264,50 @@ def test_peer_half_close_before_doti_is_logged(start_daemon: StartDaemon) -> Non
         sock.shutdown(socket.SHUT_WR)
         assert sock.recv(100) == b""
     assert daemon.wait_log(" OTHER ")[0].find("ret:108") > 0
+
+
+def test_save_temps_keeps_the_job_directory(start_daemon: StartDaemon, hello: Path) -> None:
+    daemon = start_daemon("--allow-compiler", "gcc", env={"DISTCC_SAVE_TEMPS": "1"})
+    assert daemon.compile(1, ARGV, preprocess(hello)).status == 0
+    daemon.wait_log("COMPILE_OK")
+    (job_dir,) = daemon.tmp_dir.iterdir()
+    assert sorted(p.name for p in job_dir.iterdir()) == ["input.i", "output.o"]
+
+
+@pytest.mark.parametrize(("client", "served"), [("127.0.0.2", True), ("127.0.0.1", False)])
+def test_inetd_over_a_socket_checks_allow(
+    tool_bin: Path, hello: Path, tmp_path: Path, client: str, served: bool
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISTCC")}
+    env["TMPDIR"] = str(tmp_path)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with socket.socket() as sock:
+            sock.bind((client, 0))
+            sock.settimeout(30)
+            sock.connect(listener.getsockname())
+            accepted, _ = listener.accept()
+            with accepted:
+                proc = subprocess.Popen(
+                    [str(tool_bin / "distccd"), "--inetd", "--allow", "127.0.0.2"]
+                    + ["--allow-compiler", "gcc", "--log-stderr"]
+                    + (["--user", "root"] if os.geteuid() == 0 else []),
+                    stdin=accepted.fileno(),
+                    stdout=accepted.fileno(),
+                    stderr=subprocess.PIPE,
+                    env=env,
+                )
+            sock.sendall(request_v12(2, ARGV, preprocess(hello)))
+            reader = Reader(sock.makefile("rb"))
+            if served:
+                assert read_reply(reader, 2).obj.startswith(b"\x7fELF")
+            else:
+                try:
+                    assert sock.recv(100) == b""
+                except ConnectionResetError:  # closed with our request unread
+                    pass
+            assert proc.wait(timeout=60) == (0 if served else 113)
+            assert proc.stderr is not None
+            log = proc.stderr.read()
+            assert (b"denied by access list" in log) is not served

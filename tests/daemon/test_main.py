@@ -244,3 +244,18 @@ def test_root_is_dropped_without_user_option(tool_bin: Path) -> None:
         wait_for(lambda: not pid_file.exists(), "the pid file to be removed")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_unwritable_pid_file_fails_in_the_parent(tool_bin: Path, tmp_path: Path) -> None:
+    done = _run(
+        tool_bin,
+        "--daemon",
+        "--allow-compiler",
+        "gcc",
+        "--port",
+        str(free_port()),
+        "--pid-file",
+        str(tmp_path / "no" / "such" / "dir" / "pid"),
+        *user_args(),
+    )
+    assert done.returncode == 107  # the detached child reports it to the waiting parent

@@ -87,6 +87,17 @@ def test_bad_arguments_exit_101(argv: list[str]) -> None:
     assert info.value.code == ExitCode.BAD_ARGUMENTS == 101
 
 
+def test_wizard_is_a_foreground_debugging_mode() -> None:
+    config = parse(["--wizard"], cpu_count=1)
+    assert (config.daemon, config.no_detach, config.no_fork, config.log_stderr) == (
+        True,
+        True,
+        True,
+        True,
+    )
+    assert config.log_level == logging.DEBUG
+
+
 def test_bad_log_level_is_a_warning_not_an_error() -> None:
     config = parse(["--log-level", "loud"], cpu_count=1)
     assert config.log_level == NOTICE

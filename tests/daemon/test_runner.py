@@ -45,8 +45,6 @@ def _run(argv: list[str], tmp_path: Path, client: PipeClient, lifetime: float = 
         argv,
         env=dict(os.environ),
         cwd=str(tmp_path),
-        stdout_path=str(tmp_path / "out"),
-        stderr_path=str(tmp_path / "err"),
         watch=client,
         registry=ProcessRegistry(),
         lifetime=lifetime,
@@ -56,14 +54,11 @@ def _run(argv: list[str], tmp_path: Path, client: PipeClient, lifetime: float = 
 
 def test_exit_status_and_output_files(tmp_path: Path, client: PipeClient) -> None:
     ran = _run(["sh", "-c", "pwd; echo oops >&2; exit 3"], tmp_path, client)
-    assert ran == Run(3 << 8, Ended.EXITED)
-    assert (tmp_path / "out").read_text().strip() == str(tmp_path)  # runs in cwd
-    assert (tmp_path / "err").read_text() == "oops\n"
+    assert ran == Run(3 << 8, Ended.EXITED, f"{tmp_path}\n".encode(), b"oops\n")
 
 
 def test_stdin_is_dev_null_and_own_session(tmp_path: Path, client: PipeClient) -> None:
-    _run(["sh", "-c", "cat; ps -o sid= -p $$"], tmp_path, client)
-    sid = int((tmp_path / "out").read_text())
+    sid = int(_run(["sh", "-c", "cat; ps -o sid= -p $$"], tmp_path, client).stdout)
     assert sid != os.getsid(0)
 
 
@@ -125,8 +120,6 @@ def test_registry_kill_all(tmp_path: Path, client: PipeClient) -> None:
                 ["sleep", "300"],
                 env=dict(os.environ),
                 cwd=str(tmp_path),
-                stdout_path=str(tmp_path / "out"),
-                stderr_path=str(tmp_path / "err"),
                 watch=client,
                 registry=registry,
                 lifetime=0,

@@ -141,6 +141,7 @@ def test_stats_page(start_daemon: StartDaemon, hello: Path) -> None:
     assert daemon.compile(1, ARGV, preprocess(hello)).status == 0
     daemon.exchange(b"DIST0000000zjunk")
     daemon.wait_log("REJ_BAD_REQ")
+    daemon.wait_log("COMPILE_OK")  # counted before the summary is logged
     with socket.create_connection((daemon.host, daemon.stats_port), timeout=20) as sock:
         sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
         page = b""
@@ -222,3 +223,32 @@ def test_sigterm_kills_running_compilers(start_daemon: StartDaemon, tmp_path: Pa
         pass
     sock.close()
     assert "daemon shutting down" in daemon.log()
+
+
+def test_sigterm_with_a_half_sent_request_cleans_up(start_daemon: StartDaemon) -> None:
+    daemon = start_daemon("--allow-compiler", "gcc")
+    sock = daemon.connect()
+    sock.sendall(request_v12(1, ARGV, b"int x;\n")[:-4])  # DOTI incomplete: job dir exists
+    wait_for(lambda: any(daemon.tmp_dir.iterdir()), "the job directory")
+    daemon.stop()
+    assert list(daemon.tmp_dir.iterdir()) == []
+    sock.close()
+
+
+def test_too_many_connections_are_dropped(start_daemon: StartDaemon, hello: Path) -> None:
+    daemon = start_daemon("--allow-compiler", "gcc", "--jobs", "1")  # 64 connections at most
+    idle = []
+    try:
+        for _ in range(64):
+            sock = daemon.connect()
+            sock.sendall(b"DIST00000001")  # then silence: the connection stays open
+            idle.append(sock)
+        daemon.wait_log("connection from", 64)
+        assert daemon.exchange(request_v12(1, ARGV, preprocess(hello))) == b""
+        daemon.wait_log("too many connections")
+    finally:
+        for sock in idle:
+            sock.close()
+    # Once they are gone, clients are served again.
+    daemon.wait_log(" OTHER ", 64)
+    assert daemon.compile(1, ARGV, preprocess(hello)).status == 0
