@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import objrewrite
+from objrewrite.elf.file import ElfFile
 from objrewrite.errors import UnsupportedError
 from tests.objrewrite.conftest import GEN, Fx, dwarf_dump, readelf_warnings, verify_errors
 
@@ -123,10 +124,32 @@ def test_linked_executable_is_rewritten_in_place_when_not_longer(fx: Fx, tmp_pat
     assert "int add(int a, int b)" in gdb
 
 
-def test_linked_executable_refuses_to_grow(fx: Fx) -> None:
-    src, _, old, new = fx.direction("gcc-exe", "longer")
+@pytest.mark.parametrize("case", ["gcc-exe", "gcc-so"])
+def test_linked_files_refuse_to_grow(fx: Fx, case: str) -> None:
+    src, _, old, new = fx.direction(case, "longer")
     with pytest.raises(UnsupportedError, match="grow"):
         objrewrite.rewrite_bytes(src.read_bytes(), [(old, new)])
+
+
+def test_shared_library_is_rewritten_in_place(fx: Fx, tmp_path: Path) -> None:
+    src, _, old, new = fx.direction("gcc-so", "shorter")
+    data = src.read_bytes()
+    out, report = objrewrite.rewrite_bytes(data, [(old, new)])
+    assert len(out) == len(data) and report.changed and report.remaining == []
+    lib = tmp_path / "liba.so"
+    lib.write_bytes(out)
+    assert verify_errors(lib) == verify_errors(src)
+    assert readelf_warnings(lib) == readelf_warnings(src)
+    texts = {e.text for e in objrewrite.list_paths(lib)}
+    assert f"{new}/src" in texts
+    # Only debug sections changed: every other section is byte for byte the same.
+    before, after = ElfFile(data), ElfFile(out)
+    for a, b in zip(before.sections, after.sections, strict=True):
+        assert (a.offset, a.size) == (b.offset, b.size)
+        if not a.name.startswith(".debug"):
+            assert bytes(a.raw) == bytes(b.raw), a.name
+    sym = subprocess.run(["nm", "-D", str(lib)], capture_output=True, text=True, check=True)
+    assert " T add" in sym.stdout
 
 
 def test_rewritten_object_links_and_debugs_at_the_new_path(fx: Fx, tmp_path: Path) -> None:
