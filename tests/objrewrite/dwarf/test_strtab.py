@@ -45,3 +45,9 @@ def test_inline_padding_goes_at_the_junction() -> None:
     assert pad_inline(b"/tmp/root/home/u", b"/home/u", 0) == b"/home" + b"/" * 10 + b"u"
     with pytest.raises(UnsupportedError):
         pad_inline(b"/a/x", b"/longer/x", 7)
+
+
+def test_in_place_with_two_matches_in_one_string() -> None:
+    table = b"x\x00cc -I/old/a -I/old/b\x00"
+    st = StrTab(table, PrefixMap([("/old", "/n")]), in_place=True)
+    assert st.data() == b"x\x00cc -I/n/a -I/n/b\x00\x00\x00\x00\x00"
