@@ -11,7 +11,8 @@ File names (enforced by tests/objrewrite/test_fixtures.py):
     <cc>-dwarf<v>-<g|g3>-<rel|abs>[-gz]    the matrix: cc gcc|clang, v 2|4|5
     <cc>-<extra>                            extras: asm, split (+ .dwo), types4, types5,
                                             ldr, macinfo, dwarf64, zstd, exe (ET_EXEC),
-                                            so (ET_DYN)
+                                            so (ET_DYN), cmdline (clang
+                                            -grecord-command-line)
     clang-<arch>                            cross targets: i386, arm, mips, ppc64, ppc, s390x,
                                             aarch64
     macho-<arch>-dwarf<v>                   Mach-O objects (x86_64, arm64; v4, v5)
@@ -86,7 +87,7 @@ def matrix() -> list[str]:
 EXTRAS = [
     "gcc-asm", "clang-asm", "gcc-split", "clang-split", "gcc-types4", "gcc-types5",
     "clang-types4", "clang-types5", "gcc-ldr", "clang-ldr", "gcc-macinfo", "gcc-dwarf64",
-    "gcc-zstd", "gcc-exe", "gcc-so", "gcc-filemacro",
+    "gcc-zstd", "gcc-exe", "gcc-so", "gcc-filemacro", "clang-cmdline",
 ] + [f"clang-{a}" for a in CROSS] + [
     f"macho-{a}-dwarf{v}" for a in ("x86_64", "arm64") for v in (4, 5)
 ]
@@ -179,6 +180,9 @@ def build_case(case: str, tree: str, root: Path, obj: Path) -> list[Path]:
     if extra == "exe":
         _run([cc, "-g", "-gdwarf-4", "-O1", "a.c", "main.c", "-I", str(inc), "-o",
               str(dest)], src)
+        return [dest]
+    if extra == "cmdline":
+        _run([cc, "-g", "-grecord-command-line", "-c", "a.c", *base], src)
         return [dest]
     if extra == "so":
         _run([cc, "-g", "-shared", "-fPIC", "-O1", "a.c", "-I", str(inc), "-o", str(dest)], src)

@@ -172,3 +172,16 @@ def test_file_macro_in_rodata_is_reported_not_rewritten(fx: Fx) -> None:
     assert [h.section[:7] for h in report.data_hits] == [".rodata"]
     assert report.data_hits[0].text == old + "/src/f.c"
     assert objrewrite.find_prefix(out, old) == report.data_hits
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_paths_inside_a_recorded_command_line(fx: Fx, way: str, tmp_path: Path) -> None:
+    """clang -grecord-command-line puts "-I <path>" inside DW_AT_producer."""
+    src, _, old, new = fx.direction("clang-cmdline", way)
+    assert any(old + "/include" in e.text for e in objrewrite.list_paths(src)) is False
+    dest, _ = _rewrite(fx, "clang-cmdline", way, tmp_path)
+    producer = subprocess.run(
+        ["llvm-dwarfdump", "--debug-info", str(dest)], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"-I {new}/include" in producer(dest) and f"{old}/" not in producer(dest)
+    assert verify_errors(dest) == 0
