@@ -177,11 +177,18 @@ def test_file_macro_in_rodata_is_reported_not_rewritten(fx: Fx) -> None:
 @pytest.mark.parametrize("way", WAYS)
 def test_paths_inside_a_recorded_command_line(fx: Fx, way: str, tmp_path: Path) -> None:
     """clang -grecord-command-line puts "-I <path>" inside DW_AT_producer."""
+
+    def producer(path: Path) -> str:
+        return subprocess.run(
+            ["llvm-dwarfdump", "--debug-info", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
     src, _, old, new = fx.direction("clang-cmdline", way)
-    assert any(old + "/include" in e.text for e in objrewrite.list_paths(src)) is False
+    assert f"-I {old}/include" in producer(src)
     dest, _ = _rewrite(fx, "clang-cmdline", way, tmp_path)
-    producer = subprocess.run(
-        ["llvm-dwarfdump", "--debug-info", str(dest)], capture_output=True, text=True, check=True
-    ).stdout
-    assert f"-I {new}/include" in producer(dest) and f"{old}/" not in producer(dest)
+    assert f"-I {new}/include" in producer(dest)
+    assert f"{old}/" not in producer(dest)
     assert verify_errors(dest) == 0
