@@ -25,7 +25,15 @@ from objrewrite.dwarf import forms as F
 from objrewrite.dwarf import line as L
 from objrewrite.dwarf.strtab import StrTab
 from objrewrite.elf import compression as Z
-from objrewrite.elf.file import SHF_COMPRESSED, SHT_NOBITS, SHT_REL, SHT_RELA, ElfFile, Section
+from objrewrite.elf.file import (
+    SHF_COMPRESSED,
+    SHT_NOBITS,
+    SHT_REL,
+    SHT_RELA,
+    Buffers,
+    ElfFile,
+    Section,
+)
 from objrewrite.elf.relocations import fixups_for, remap
 from objrewrite.errors import UnsupportedError
 from objrewrite.prefixmap import PrefixMap
@@ -85,6 +93,12 @@ def _contains(data: bytes, olds: list[bytes]) -> bool:
 
 
 def rewrite(data: bytes, pmap: PrefixMap) -> tuple[bytes, RewriteReport]:
+    out, report = rewrite_parts(data, pmap)
+    return (out if isinstance(out, bytes) else b"".join(out)), report
+
+
+def rewrite_parts(data: bytes, pmap: PrefixMap) -> tuple[Buffers, RewriteReport]:
+    """``rewrite``, with the result as buffers to write in order (or ``data`` itself)."""
     report = RewriteReport(format="elf")
     obj = _Obj(data)
     elf = obj.elf
@@ -165,11 +179,14 @@ def rewrite(data: bytes, pmap: PrefixMap) -> tuple[bytes, RewriteReport]:
     for idx, body in changed_other.items():
         if idx not in new_plain:
             contents[idx] = body
-    if not contents:
-        out = data
-    else:
-        out = elf.build(contents, headers)
-        report.changed = out != data
+    out: Buffers = data
+    if contents:
+        out = elf.build(contents, headers, as_parts=True)
+        report.changed = any(
+            getattr(elf.sections[idx], k) != v for idx, h in headers.items() for k, v in h.items()
+        ) or any(bytes(body) != bytes(elf.sections[idx].raw) for idx, body in contents.items())
+        if not report.changed:
+            out = data
     hits = _scan_obj(
         obj, [o for o in olds if not any(o in n for _, n in pmap.pairs)], new_plain, data
     )

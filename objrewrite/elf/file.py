@@ -26,6 +26,9 @@ ET_REL, ET_EXEC, ET_DYN = 1, 2, 3
 SHT_NULL, SHT_SYMTAB, SHT_STRTAB, SHT_RELA, SHT_NOBITS, SHT_REL, SHT_GROUP = 0, 2, 3, 4, 8, 9, 17
 SHF_ALLOC, SHF_COMPRESSED = 0x2, 0x800
 
+Buffer = bytes | bytearray | memoryview
+Buffers = bytes | list[Buffer]
+
 
 class Section:
     __slots__ = (
@@ -160,14 +163,19 @@ class ElfFile:
         self,
         contents: dict[int, bytes | bytearray],
         headers: dict[int, dict[str, int]] | None = None,
-    ) -> bytes:
+        *,
+        as_parts: bool = False,
+    ) -> Buffers:
         """A new file where section ``i`` holds ``contents[i]`` (others unchanged).
 
-        ``headers`` may override header fields (``flags``...) of some sections.
+        ``headers`` may override header fields (``flags``...) of some sections.  With
+        ``as_parts`` the file comes back as a list of buffers to write in order (saves
+        joining megabytes only to write them out).
         """
         headers = headers or {}
         if self.linked:
-            return self._build_in_place(contents, headers)
+            built = self._build_in_place(contents, headers)
+            return [built] if as_parts else built
         secs = self.sections
         # Items in file order: ("s", section) or ("h", None) for the header table.
         items: list[tuple[int, int, int, Section | None]] = []
@@ -178,7 +186,7 @@ class ElfFile:
         items.append((self.shoff, 2, len(secs), None))
         items.sort(key=lambda t: (t[0], t[1], t[2]))
         first = min(t[0] for t in items)
-        parts: list[bytes | bytearray | memoryview] = [self.data[:first]]
+        parts: list[Buffer] = [self.data[:first]]
         size = first
         new_off: dict[int, int] = {}
         new_size: dict[int, int] = {}
@@ -226,7 +234,7 @@ class ElfFile:
         head = bytearray(parts[0])
         struct.pack_into(self.ehdr_fmt, head, 0, *hdr)
         parts[0] = head
-        return b"".join(parts)
+        return parts if as_parts else b"".join(parts)
 
     def _build_in_place(
         self, contents: dict[int, bytes | bytearray], headers: dict[int, dict[str, int]]

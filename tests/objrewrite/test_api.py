@@ -65,3 +65,11 @@ def test_objrewrite_imports_no_higher_layer() -> None:
         [sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == []
+
+
+def test_write_atomically_with_many_buffers(tmp_path: Path) -> None:
+    parts: list[bytes | bytearray | memoryview] = [bytes([i % 251]) * (i % 7) for i in range(3000)]
+    dest = tmp_path / "out.o"
+    api.write_atomically(dest, parts)
+    assert dest.read_bytes() == b"".join(parts)
+    assert os.listdir(tmp_path) == ["out.o"]
