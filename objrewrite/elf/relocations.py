@@ -131,6 +131,12 @@ class RelocTable:
         view = self._view(k)
         return view.tolist() if isinstance(view, memoryview) else view
 
+    def sym_column(self) -> memoryview | None:
+        """The symbol indices as a 32-bit column, when the layout allows (LE64 RELA)."""
+        if not (self.native and self.elf.is64 and self.elf.le and self.rela):
+            return None
+        return memoryview(self.sec.raw).cast("I")[3::6]
+
     def syms(self) -> list[int]:
         sh = self.shift
         return [i >> sh for i in self.infos]
@@ -193,6 +199,38 @@ class RelocTable:
         return bytearray(struct.pack(fmt, *words))
 
 
+def _remap_rela_le64(
+    table: RelocTable, syms: Symbols, relevant: set[int], maps: dict[int, OffsetMap]
+) -> bytearray | None:
+    """The common case (little-endian ELF64 RELA, native order) without decoding r_info:
+    the symbol index is the high half of ``r_info``, a 32-bit column we can scan in C."""
+    col = table.sym_column()
+    assert col is not None
+    if max(col) >= len(syms.values):
+        raise FormatError(f"{table.sec.name}: symbol index out of range")
+    idx = list(compress(range(table.count), map(relevant.__contains__, col)))
+    if not idx:
+        return None
+    of_idx = list(map(col.__getitem__, idx))
+    all_idx: list[int] = []
+    all_new: list[int] = []
+    present = set(of_idx)
+    for sym in present:
+        sub_idx = (
+            idx if len(present) == 1 else [k for k, s in zip(idx, of_idx, strict=True) if s == sym]
+        )
+        m = maps[syms.shndx[sym]]
+        base = syms.values[sym]
+        vals = table.addends_at(sub_idx)
+        if base:
+            vals = [v + base for v in vals]
+        nbase = m.map(base) if base else 0
+        new = m.map_many(vals)
+        all_idx += sub_idx
+        all_new += [v - nbase for v in new] if nbase else new
+    return table.store(None, all_idx, all_new)
+
+
 def _surely_unrelated(elf: ElfFile, sec: Section, relevant: set[int]) -> bool:
     """True if no entry of ``sec`` uses a symbol in ``relevant``: a C-speed look at the
     symbol-index column, for the common case (little-endian ELF64 RELA on a
@@ -240,6 +278,11 @@ def remap(
         if target_map is None and _surely_unrelated(elf, sec, relevant):
             continue
         table = RelocTable(elf, sec)
+        if target_map is None and table.rela and table.sym_column() is not None:
+            patched = _remap_rela_le64(table, syms, relevant, maps)
+            if patched is not None:
+                out[sec.index] = patched
+            continue
         # Group the distinct r_info values by symbol: few, so this is cheap.
         by_sym: dict[int, set[int]] = {}
         nsyms = len(syms.values)
