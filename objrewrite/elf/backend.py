@@ -184,7 +184,7 @@ def rewrite_parts(data: bytes, pmap: PrefixMap) -> tuple[Buffers, RewriteReport]
         out = elf.build(contents, headers, as_parts=True)
         report.changed = any(
             getattr(elf.sections[idx], k) != v for idx, h in headers.items() for k, v in h.items()
-        ) or any(bytes(body) != bytes(elf.sections[idx].raw) for idx, body in contents.items())
+        ) or any(body != elf.sections[idx].raw for idx, body in contents.items())
         if not report.changed:
             out = data
     hits = _scan_obj(
