@@ -46,9 +46,8 @@ class Backend:
 
     def _mod(self) -> object:
         if self._module is None:
-            import importlib
-
-            self._module = importlib.import_module(self.module_name)
+            # __import__ rather than importlib: one less module to load per command.
+            self._module = __import__(self.module_name, fromlist=["rewrite"])
         return self._module
 
     @property
