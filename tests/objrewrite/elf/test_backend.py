@@ -57,6 +57,7 @@ def test_identical_to_a_compile_at_the_target_path(
 ) -> None:
     dest, expected = _rewrite(fx, case, way, tmp_path)
     assert dest.read_bytes() == expected.read_bytes()
+    assert verify_errors(dest) == 0
 
 
 @pytest.mark.parametrize("way", WAYS)
