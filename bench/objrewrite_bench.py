@@ -17,6 +17,7 @@ DWARF 5 and ``-gz`` objects, where debugedit is known to exit 0 without rewritin
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -28,6 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import objrewrite  # noqa: E402
+
+os.environ["PYTHONPATH"] = str(REPO)  # the launcher finds this checkout, not an install
 
 SRC = """#include <bits/stdc++.h>
 template <class T> struct Box { T v; std::vector<T> xs; std::map<int, T> m;
@@ -88,14 +91,9 @@ def time_commands(cmds: list[list[str]], work: Path, obj: Path, runs: int) -> li
     return [statistics.median(t) for t in times]
 
 
-def launcher(out: Path) -> Path:
-    script = out / "objrewrite"
-    script.write_text(
-        f"#!{sys.executable} -S\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
-        "from objrewrite.cli import main\nsys.exit(main())\n"
-    )
-    script.chmod(0o755)
-    return script
+def launcher() -> list[str]:
+    """The command as installed with the -S launcher (bin/objrewrite, see pyproject)."""
+    return [sys.executable, "-S", str(REPO / "bin" / "objrewrite")]
 
 
 def leftovers(path: Path, old: str) -> int:
@@ -135,7 +133,7 @@ def main() -> int:
             lambda d=data: objrewrite.rewrite_bytes(d, [("/no/such/dir", "/x")]), args.runs
         )
         work = out / "work.o"
-        ours_cmd = [str(launcher(out)), "--map", f"{old}={NEW_LONG}", str(work)]
+        ours_cmd = [*launcher(), "--map", f"{old}={NEW_LONG}", str(work)]
         de_cmd = ["debugedit", "-b", old, "-d", NEW_LONG, str(work)]
         t_cli, t_de = time_commands([ours_cmd, de_cmd], work, obj, args.runs)
         shutil.copy(obj, work)
@@ -167,7 +165,7 @@ def main() -> int:
         de_left = leftovers(work, cmirror)
         shutil.copy(cobj, work)
         ours = subprocess.run(
-            [str(launcher(out)), "--map", f"{cmirror}={NEW_LONG}", str(work)],
+            [*launcher(), "--map", f"{cmirror}={NEW_LONG}", str(work)],
             capture_output=True,
             text=True,
         )
