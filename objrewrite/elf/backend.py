@@ -10,6 +10,8 @@ Algorithm for a relocatable object (``ET_REL``; the fast path, no DIE walk):
 5. remap relocations (``relocations``), and ``.debug_str_offsets`` entries that have no
    relocations (``.dwo`` files);
 6. recompress what changed and re-lay out the file (``file``).
+Compressed sections are ``SHF_COMPRESSED`` ones and legacy ``.zdebug_*`` ones, which are
+looked up under their ``.debug_*`` name (``canonical``).
 Linked files (``ET_EXEC``/``ET_DYN``) are edited in place: string tables NUL-padded,
 inline strings '/'-padded; a longer path is an ``UnsupportedError``.
 
@@ -52,6 +54,11 @@ STR_OFFSETS = frozenset({".debug_str_offsets", ".debug_str_offsets.dwo"})
 MAGIC = b"\x7fELF"
 
 
+def canonical(name: str) -> str:
+    """``.zdebug_x`` (legacy compressed) names the same data as ``.debug_x``."""
+    return ".debug" + name[7:] if name.startswith(".zdebug") else name
+
+
 def is_debug(s: Section) -> bool:
     return s.name.startswith((".debug", ".zdebug")) and s.type != SHT_NOBITS
 
@@ -73,6 +80,10 @@ class _Obj:
                 c = Z.decompress(s.raw, self.elf.is64, self.elf.endian)
                 self.comp[s.index] = c
                 got = c.plain
+            elif s.name.startswith(".zdebug"):
+                c = Z.decompress_gnu(s.raw)
+                self.comp[s.index] = c
+                got = c.plain
             else:
                 got = bytes(s.raw)
             self._plain[s.index] = got
@@ -80,7 +91,7 @@ class _Obj:
 
     def named(self, names: Iterable[str]) -> list[Section]:
         want = set(names)
-        return [s for s in self.elf.sections if s.name in want and s.type != SHT_NOBITS]
+        return [s for s in self.elf.sections if canonical(s.name) in want and s.type != SHT_NOBITS]
 
     def has_relocs_for(self, idx: int) -> bool:
         return any(
@@ -104,10 +115,9 @@ def rewrite_parts(data: bytes, pmap: PrefixMap) -> tuple[Buffers, RewriteReport]
     elf = obj.elf
     olds = pmap.olds()
     debug = [s for s in elf.sections if is_debug(s)]
-    if not any(s.flags & SHF_COMPRESSED for s in debug) and not any(o in data for o in olds):
+    packed = any(s.flags & SHF_COMPRESSED or s.name.startswith(".zdebug") for s in debug)
+    if not packed and not any(o in data for o in olds):
         return data, report
-    if any(s.name.startswith(".zdebug") for s in debug):
-        raise UnsupportedError("legacy .zdebug (zlib-gnu) sections are not supported; use -gz=zlib")
     in_place = elf.linked
     new_plain: dict[int, bytes | bytearray] = {}
     maps: dict[int, OffsetMap] = {}
@@ -208,7 +218,7 @@ def _encode(
     c = obj.comp.get(s.index)
     if c is None and (gz is None or elf.linked or not is_debug(s)):
         return plain, {}
-    if c is not None and elf.linked:
+    if c is not None and (elf.linked or c.ctype == Z.GNU_ZLIB):
         return Z.compress(c, plain, elf.is64, elf.endian), {}
     if c is None:
         assert gz is not None
@@ -286,7 +296,11 @@ def _scan_obj(
     if not olds:
         return []
     secs = [s for s in obj.elf.sections[1:] if s.type != SHT_NOBITS and s.size]
-    special = [s for s in secs if s.index in replaced or s.flags & SHF_COMPRESSED]
+    special = [
+        s
+        for s in secs
+        if s.index in replaced or s.flags & SHF_COMPRESSED or s.name.startswith(".zdebug")
+    ]
     special_ids = {s.index for s in special}
     plain = sorted((s.offset, s.offset + s.size, s) for s in secs if s.index not in special_ids)
     starts = [t[0] for t in plain]

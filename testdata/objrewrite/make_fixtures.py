@@ -12,7 +12,8 @@ File names (enforced by tests/objrewrite/test_fixtures.py):
     <cc>-<extra>                            extras: asm, split (+ .dwo), types4, types5,
                                             ldr, macinfo, dwarf64, zstd, exe (ET_EXEC),
                                             so (ET_DYN), cmdline (clang
-                                            -grecord-command-line)
+                                            -grecord-command-line), zlibgnu
+                                            (legacy .zdebug_* sections)
     clang-<arch>                            cross targets: i386, arm, mips, ppc64, ppc, s390x,
                                             aarch64
     macho-<arch>-dwarf<v>                   Mach-O objects (x86_64, arm64; v4, v5)
@@ -88,6 +89,7 @@ EXTRAS = [
     "gcc-asm", "clang-asm", "gcc-split", "clang-split", "gcc-types4", "gcc-types5",
     "clang-types4", "clang-types5", "gcc-ldr", "clang-ldr", "gcc-macinfo", "gcc-dwarf64",
     "gcc-zstd", "gcc-exe", "gcc-so", "gcc-filemacro", "clang-cmdline",
+    "gcc-zlibgnu",
 ] + [f"clang-{a}" for a in CROSS] + [
     f"macho-{a}-dwarf{v}" for a in ("x86_64", "arm64") for v in (4, 5)
 ]
@@ -180,6 +182,9 @@ def build_case(case: str, tree: str, root: Path, obj: Path) -> list[Path]:
     if extra == "exe":
         _run([cc, "-g", "-gdwarf-4", "-O1", "a.c", "main.c", "-I", str(inc), "-o",
               str(dest)], src)
+        return [dest]
+    if extra == "zlibgnu":
+        _run([cc, "-g", "-gz=zlib-gnu", "-c", "a.c", *base], src)
         return [dest]
     if extra == "cmdline":
         _run([cc, "-g", "-grecord-command-line", "-c", "a.c", *base], src)

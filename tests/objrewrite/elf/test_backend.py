@@ -33,6 +33,7 @@ EQUIVALENT_EXTRAS = [
     "gcc-split",
     "gcc-ldr",
     "gcc-zstd",
+    "gcc-zlibgnu",
     "gcc-filemacro",
 ]
 
