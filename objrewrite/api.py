@@ -211,10 +211,11 @@ def list_paths(obj: bytes | PathLike) -> list[PathEntry]:
 def _writev(fd: int, parts: list[bytes | bytearray | memoryview]) -> None:
     """Write every buffer, in order, with as few system calls as possible."""
     pending = [memoryview(p) for p in parts if len(p)]
-    while pending:
-        done = os.writev(fd, pending[:1024])
-        while pending and done >= len(pending[0]):
-            done -= len(pending[0])
-            pending.pop(0)
+    i = 0
+    while i < len(pending):
+        done = os.writev(fd, pending[i : i + 1024])
+        while i < len(pending) and done >= len(pending[i]):
+            done -= len(pending[i])
+            i += 1
         if done:
-            pending[0] = pending[0][done:]
+            pending[i] = pending[i][done:]
