@@ -108,7 +108,9 @@ def main() -> int:
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     # Byte-compile, as an install does: the command's start-up depends on it.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "objrewrite")], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "-f", str(REPO / "objrewrite")], check=True
+    )
     for flags, name in (
         (["-O1", "-g3"], "big-gcc-g3.o"),
         (["-O1", "-g3", "-gdwarf-4"], "big-gcc-g3-dwarf4.o"),

@@ -89,6 +89,13 @@ class _Obj:
             self._plain[s.index] = got
         return got
 
+    def contains(self, s: Section, olds: list[bytes]) -> bool:
+        """Whether a prefix occurs in ``s`` (searched in place unless compressed)."""
+        if s.index in self._plain or s.flags & SHF_COMPRESSED or s.name.startswith(".zdebug"):
+            return _contains(self.plain(s), olds)
+        data, lo, hi = self.elf.data, s.offset, s.offset + s.size
+        return any(data.find(o, lo, hi) >= 0 for o in olds)
+
     def named(self, names: Iterable[str]) -> list[Section]:
         want = set(names)
         return [s for s in self.elf.sections if canonical(s.name) in want and s.type != SHT_NOBITS]
@@ -123,9 +130,9 @@ def rewrite_parts(data: bytes, pmap: PrefixMap) -> tuple[Buffers, RewriteReport]
     maps: dict[int, OffsetMap] = {}
     strtabs: dict[int, StrTab] = {}
     for s in obj.named(STRTABS):
-        p = obj.plain(s)
-        if not _contains(p, olds):
+        if not obj.contains(s, olds):
             continue
+        p = obj.plain(s)
         st = StrTab(p, pmap, in_place=in_place, name=s.name)
         if st.changed:
             strtabs[s.index] = st
@@ -133,9 +140,9 @@ def rewrite_parts(data: bytes, pmap: PrefixMap) -> tuple[Buffers, RewriteReport]
             if not st.map.identity:
                 maps[s.index] = st.map
     for s in obj.named(LINES):
-        p = obj.plain(s)
-        if not _contains(p, olds):
+        if not obj.contains(s, olds):
             continue
+        p = obj.plain(s)
         units = L.parse_units(p, le=elf.le)
         edits = L.splice_edits(p, units, pmap, le=elf.le, in_place=in_place)
         if edits:
@@ -145,9 +152,9 @@ def rewrite_parts(data: bytes, pmap: PrefixMap) -> tuple[Buffers, RewriteReport]
             if not om.identity:
                 maps[s.index] = om
     for s in obj.named(INFOS):
-        p = obj.plain(s)
-        if not _contains(p, olds):
+        if not obj.contains(s, olds):
             continue
+        p = obj.plain(s)
         from objrewrite.dwarf import paths as P  # only when a prefix is in .debug_info
 
         abbrev_name = ".debug_abbrev.dwo" if s.name.endswith(".dwo") else ".debug_abbrev"

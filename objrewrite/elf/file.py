@@ -135,8 +135,8 @@ class ElfFile:
         self.shstrndx = shstrndx
         mv = memoryview(data)
         self.sections: list[Section] = []
-        for i in range(shnum):
-            f = struct.unpack_from(self.shdr_fmt, data, self.shoff + i * shentsize)
+        table = mv[self.shoff : self.shoff + shnum * shentsize]
+        for i, f in enumerate(struct.iter_unpack(self.shdr_fmt, table)):
             off, size, typ = f[4], f[5], f[1]
             if typ != SHT_NOBITS and typ != SHT_NULL and off + size > len(data):
                 raise FormatError(f"section {i} runs past the end of the file")
