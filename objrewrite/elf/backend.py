@@ -198,7 +198,7 @@ def rewrite_parts(data: bytes, pmap: PrefixMap) -> tuple[Buffers, RewriteReport]
             contents[idx] = body
     out: Buffers = data
     if contents:
-        out = elf.build(contents, headers, as_parts=True)
+        out = elf.build_parts(contents, headers)
         report.changed = any(
             getattr(elf.sections[idx], k) != v for idx, h in headers.items() for k, v in h.items()
         ) or any(body != elf.sections[idx].raw for idx, body in contents.items())

@@ -27,7 +27,7 @@ SHT_NULL, SHT_SYMTAB, SHT_STRTAB, SHT_RELA, SHT_NOBITS, SHT_REL, SHT_GROUP = 0, 
 SHF_ALLOC, SHF_COMPRESSED = 0x2, 0x800
 
 Buffer = bytes | bytearray | memoryview
-Buffers = bytes | list[Buffer]
+Buffers = bytes | list[Buffer]  # a whole file, or its pieces in order
 
 
 class Section:
@@ -163,19 +163,23 @@ class ElfFile:
         self,
         contents: dict[int, bytes | bytearray],
         headers: dict[int, dict[str, int]] | None = None,
-        *,
-        as_parts: bool = False,
-    ) -> Buffers:
+    ) -> bytes:
         """A new file where section ``i`` holds ``contents[i]`` (others unchanged).
 
-        ``headers`` may override header fields (``flags``...) of some sections.  With
-        ``as_parts`` the file comes back as a list of buffers to write in order (saves
-        joining megabytes only to write them out).
+        ``headers`` may override header fields (``flags``...) of some sections.
         """
+        return b"".join(self.build_parts(contents, headers))
+
+    def build_parts(
+        self,
+        contents: dict[int, bytes | bytearray],
+        headers: dict[int, dict[str, int]] | None = None,
+    ) -> list[Buffer]:
+        """``build`` as a list of buffers to write in order (saves joining megabytes only
+        to write them out)."""
         headers = headers or {}
         if self.linked:
-            built = self._build_in_place(contents, headers)
-            return [built] if as_parts else built
+            return [self._build_in_place(contents, headers)]
         secs = self.sections
         # Items in file order: ("s", section) or ("h", None) for the header table.
         items: list[tuple[int, int, int, Section | None]] = []
@@ -234,7 +238,7 @@ class ElfFile:
         head = bytearray(parts[0])
         struct.pack_into(self.ehdr_fmt, head, 0, *hdr)
         parts[0] = head
-        return parts if as_parts else b"".join(parts)
+        return parts
 
     def _build_in_place(
         self, contents: dict[int, bytes | bytearray], headers: dict[int, dict[str, int]]
