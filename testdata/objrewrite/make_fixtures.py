@@ -9,7 +9,8 @@ give the long-tree object (and the reverse), which is the oracle the tests use.
 File names (enforced by tests/objrewrite/test_fixtures.py):
     obj/<case>@<tree>.o      tree is "short" or "long"; <case> is
     <cc>-dwarf<v>-<g|g3>-<rel|abs>[-gz]    the matrix: cc gcc|clang, v 2|4|5
-    <cc>-<extra>                            extras: asm, split (+ .dwo), types4, types5,
+    <cc>-<extra>                            extras: asm, split/split4 (DWARF 5/4, + .dwo),
+                                            types4, types5,
                                             ldr, macinfo, dwarf64, zstd, exe (ET_EXEC),
                                             so (ET_DYN), cmdline (clang
                                             -grecord-command-line), zlibgnu
@@ -89,7 +90,7 @@ EXTRAS = [
     "gcc-asm", "clang-asm", "gcc-split", "clang-split", "gcc-types4", "gcc-types5",
     "clang-types4", "clang-types5", "gcc-ldr", "clang-ldr", "gcc-macinfo", "gcc-dwarf64",
     "gcc-zstd", "gcc-exe", "gcc-so", "gcc-filemacro", "clang-cmdline",
-    "gcc-zlibgnu",
+    "gcc-zlibgnu", "gcc-split4", "clang-split4",
 ] + [f"clang-{a}" for a in CROSS] + [
     f"macho-{a}-dwarf{v}" for a in ("x86_64", "arm64") for v in (4, 5)
 ]
@@ -148,10 +149,12 @@ def build_case(case: str, tree: str, root: Path, obj: Path) -> list[Path]:
     if extra == "asm":
         _run([cc, "-g", "-c", "s.S", "-o", str(dest)], src)
         return [dest]
-    if extra == "split":
+    if extra in ("split", "split4"):
         # The .dwo is named after the output, so the output lives in the tree.
         o = root / "out" / f"{case}.o"
-        _run([cc, "-g", "-gsplit-dwarf", "-c", "a.c", "-I", str(inc), "-o", str(o)], src)
+        version = ["-gdwarf-4"] if extra == "split4" else []
+        _run([cc, "-g", *version, "-gsplit-dwarf", "-c", "a.c", "-I", str(inc), "-o", str(o)],
+             src)
         shutil.copy(o, dest)
         shutil.copy(o.with_suffix(".dwo"), obj / f"{case}@{tree}.dwo")
         return [dest, obj / f"{case}@{tree}.dwo"]

@@ -20,7 +20,14 @@ from tests.objrewrite.conftest import GEN, Fx, dwarf_dump, readelf_warnings, ver
 
 MATRIX = GEN.matrix()
 WAYS = ("longer", "shorter")
-IDENTICAL_EXTRAS = ["clang-asm", "clang-split", "clang-types4", "clang-types5", "clang-ldr"]
+IDENTICAL_EXTRAS = [
+    "clang-asm",
+    "clang-split",
+    "clang-split4",
+    "clang-types4",
+    "clang-types5",
+    "clang-ldr",
+]
 # ELF32/64, both byte orders, REL (i386, arm, mips) and RELA (the others).
 CROSS = [f"clang-{arch}" for arch in GEN.CROSS]
 # gcc orders its string tables by hashes that depend on the paths: equal DWARF, not bytes.
@@ -31,6 +38,7 @@ EQUIVALENT_EXTRAS = [
     "gcc-types4",
     "gcc-types5",
     "gcc-split",
+    "gcc-split4",
     "gcc-ldr",
     "gcc-zstd",
     "gcc-zlibgnu",
@@ -72,7 +80,7 @@ def test_dwarf_equal_to_a_compile_at_the_target_path(
     assert readelf_warnings(dest) == readelf_warnings(expected)
 
 
-@pytest.mark.parametrize("case", ["gcc-split", "clang-split"])
+@pytest.mark.parametrize("case", ["gcc-split", "clang-split", "gcc-split4", "clang-split4"])
 def test_split_dwarf_dwo_files(fx: Fx, case: str, tmp_path: Path) -> None:
     for way in WAYS:
         dest, expected = _rewrite(fx, case, way, tmp_path, ".dwo")
