@@ -148,8 +148,8 @@ def read(path: PathLike) -> bytes:
 
 def write_atomically(dest: PathLike, data: Buffers, like: PathLike | None = None) -> None:
     """Write ``data`` (bytes, or buffers in order) to a new file beside ``dest`` and
-    rename it over ``dest``."""
-    dest = os.fspath(dest)
+    rename it over ``dest`` (over the file a symbolic link points to, not the link)."""
+    dest = os.path.realpath(os.fspath(dest))
     head, name = os.path.split(dest)
     mode = 0o666
     if like is not None:

@@ -113,3 +113,13 @@ def test_user_map_first_then_root_map_resolves_like_compile_time_maps(
     assert files(out) == files(local)
     assert any("/X/a.c" in f for f in files(out))
     assert verify_errors(out) == 0
+
+
+def test_rewrite_through_a_symlink_keeps_the_link(fx: Fx, tmp_path: Path) -> None:
+    real = tmp_path / "real.o"
+    real.write_bytes(fx.path("clang-dwarf4-g-rel", "long").read_bytes())
+    link = tmp_path / "link.o"
+    link.symlink_to(real)
+    assert objrewrite.rewrite_file(link, [(fx.long, fx.short)]).ok
+    assert link.is_symlink()
+    assert real.read_bytes() == fx.path("clang-dwarf4-g-rel", "short").read_bytes()
