@@ -51,6 +51,7 @@ from include_server.client_root import ClientRoot, default_tmp_base
 from include_server.closure import BudgetExceeded, Closure
 from include_server.protocol import (
     Request,
+    compact_entries,
     encode_json,
     encode_paths,
     encode_status_request,
@@ -108,7 +109,7 @@ class IncludeService:
         self.cpu = 0.0
         # (cwd, argv, extended) -> (memo key, closure, compiler stamp, reply bytes): a
         # repeated request whose closure is still memoised is answered without any work.
-        self._front: dict[tuple[str, tuple[str, ...], bool], _Front] = {}
+        self._front: dict[tuple[str, tuple[str, ...], bool, bool], _Front] = {}
 
     def handle(self, request: Request) -> bytes:
         self.last_request = time.monotonic()
@@ -120,14 +121,14 @@ class IncludeService:
             return self._answer(request)
         except Exception:
             logger.exception("internal error for %s in %s", list(request.argv), request.cwd)
-            if request.extended:
+            if request.extended and not request.compact:
                 return encode_json({"covered": False, "reason": "include server internal error"})
             return encode_paths([])
         finally:
             self.cpu += time.thread_time() - start
 
     def _answer(self, request: Request) -> bytes:
-        front_key = (request.cwd, request.argv, request.extended)
+        front_key = (request.cwd, request.argv, request.extended, request.compact)
         front = self._front.get(front_key)
         if front is not None:
             key, closure, stamp, reply = front
@@ -143,7 +144,7 @@ class IncludeService:
         if analysis.key is not None and analysis.closure is not None and analysis.compiler:
             if len(self._front) > 100_000:
                 self._front.clear()
-            front_key = (request.cwd, request.argv, request.extended)
+            front_key = (request.cwd, request.argv, request.extended, request.compact)
             self._front[front_key] = (analysis.key, analysis.closure, analysis.compiler, reply)
         return reply
 
@@ -159,6 +160,12 @@ class IncludeService:
         if reason is None and closure is not None and not closure.covered:
             n = closure.not_covered[0]
             reason = f"{n.file}:{n.line}: {n.reason}"
+        if request.compact:
+            if closure is None or reason is not None:
+                logger.warning("not covering %s: %s", list(request.argv), reason)
+                return encode_paths([])
+            self.answered += 1
+            return self._remember(request, analysis, encode_paths(compact_entries(closure)))
         if request.extended:
             if closure is None or reason is not None:
                 return encode_json({"covered": False, "reason": reason})
