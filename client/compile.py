@@ -160,7 +160,9 @@ class Compiler:
                             return code
                         conn: Connection = code
                     else:
-                        conn = remote.open_request(job, host, self.cfg, min(host.protocol, 2))
+                        conn = remote.open_request(
+                            job, host, self.cfg, min(host.protocol, 2), self.env
+                        )
                     reply = remote.exchange(conn, min(host.protocol, 2), cpp.data(), self.outcome)
                 except remote.RemoteFailure as exc:
                     log.warning(f"failed to distribute {job.source} to {host.spec}: {exc}")
@@ -193,7 +195,7 @@ class Compiler:
         cpp.start()
         conn: Connection | RemoteFailure
         try:
-            conn = remote.open_request(job, host, self.cfg, min(host.protocol, 2))
+            conn = remote.open_request(job, host, self.cfg, min(host.protocol, 2), self.env)
         except remote.RemoteFailure as exc:
             conn = exc
         if not cpp.finish():
@@ -249,7 +251,7 @@ class Compiler:
             self._pump_fallback(Fallback.PUMP_NOT_COVERED, str(exc))
             log.warning(f"failed to read the include server's files: {exc}; preprocessing locally")
             return None
-        reply = remote.send_whole(job, host, self.cfg, payload, 3, self.outcome)
+        reply = remote.send_whole(host, self.cfg, payload, 3, self.outcome, self.env)
         self.outcome.mode = "pump"
         return reply
 
@@ -316,7 +318,7 @@ class Compiler:
             self._pump_fallback(Fallback.PUMP_NOT_COVERED, str(exc))
             log.warning(f"{exc}; preprocessing locally")
             return None
-        conn = remote.connect(host, self.cfg)
+        conn = remote.connect(host, self.cfg, self.env)
         try:
             r = native.run(conn, cwd, pumpmode.server_argv(job), entries, self.outcome)
         except native.StaleFile as exc:
