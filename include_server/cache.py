@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from common.compiler.job import CompileJob, is_preprocessed_language
@@ -57,7 +57,7 @@ class Analyzer:
         self._closures: dict[tuple[object, ...], Closure] = {}
         self.counters: Counter[str] = Counter()
         self.watched_dirs: set[str] = set()  # directories whose entries were consulted
-        self._deps_seen: set[str] = set()
+        self._parts_seen: dict[int, Collection[str]] = {}
 
     def analyze(
         self,
@@ -105,10 +105,10 @@ class Analyzer:
             self._closures[key] = closure
         else:
             self.counters["not-cacheable"] += 1
-        fresh = closure.deps - self._deps_seen
-        if fresh:
-            self._deps_seen |= fresh
-            self.watched_dirs.update(os.path.dirname(dep) for dep in fresh)
+        for part in closure.deps.parts:
+            if id(part) not in self._parts_seen:
+                self._parts_seen[id(part)] = part  # kept alive, so the id stays its own
+                self.watched_dirs.update(os.path.dirname(dep) for dep in part)
         if not closure.covered:
             self.counters["not-covered"] += 1
         return Analysis(closure, None, job, key if closure.cacheable else None, compiler)
@@ -123,6 +123,7 @@ class Analyzer:
         self.counters["events"] += 1
         if self.fs.forget(path):
             self._resolvers.clear()
+            self._parts_seen.clear()  # the dropped graphs' parts may go
         stale = [k for k, c in self._closures.items() if path in c.deps]
         for k in stale:
             del self._closures[k]
@@ -132,7 +133,7 @@ class Analyzer:
     def drop_all(self, reason: str) -> None:
         self.counters[f"drop-all:{reason}"] += 1
         self.fs.forget_all()
-        self._deps_seen.clear()
+        self._parts_seen.clear()
         self._resolvers.clear()
         self._closures.clear()
 

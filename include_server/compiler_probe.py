@@ -22,7 +22,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from include_server.scanner import Define, scan
+from include_server.scanner import Define, definitions_in
 
 # Environment variables that change the compiler's search list.
 PATH_ENV = ("CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH", "SDKROOT")
@@ -113,6 +113,6 @@ class CompilerProbe:
         if proc.returncode != 0:
             last = stderr.strip().splitlines()[-1:] or [""]
             raise ProbeError(f"{' '.join(cmd)} exited {proc.returncode}: {last[0]}")
-        result = ProbeResult(parse_search_list(stderr), tuple(scan(proc.stdout).defines))
+        result = ProbeResult(parse_search_list(stderr), tuple(definitions_in(proc.stdout)))
         self._memo[key] = result
         return result

@@ -28,9 +28,13 @@ import os
 import stat as stat_mod
 from dataclasses import dataclass
 
-from include_server.scanner import ScanResult, scan
+from include_server.scanner import Define, ScanResult, definitions_in, scan
 
 MAX_SYMLINK_HOPS = 40
+
+
+class FileChanged(OSError):
+    """A file's bytes differ from those its scan was made from."""
 
 
 class Kind:
@@ -93,6 +97,7 @@ class FileSystemView:
         self._links: dict[str, str] = {}
         self._walks: dict[str, Walk] = {}
         self._files: dict[str, FileData] = {}
+        self._definitions: dict[tuple[str, str], list[Define]] = {}
         self.stats = {"lstat": 0, "read": 0, "unstable": 0}
 
     # -- primitives -------------------------------------------------------------------
@@ -207,6 +212,27 @@ class FileSystemView:
             self.stats["unstable"] += 1
         return result
 
+    def definitions(self, canonical: str, name: str) -> list[Define]:
+        """The ``#define``s of ``name`` in the file, re-read from disk (scans keep names only).
+
+        Raises ``FileChanged`` if the bytes no longer match what the scan saw.
+        """
+        key = (canonical, name)
+        try:
+            return self._definitions[key]
+        except KeyError:
+            pass
+        with open(canonical, "rb") as f:
+            data = f.read()
+        known = self._files.get(canonical)
+        if known is not None and "sha256:" + hashlib.sha256(data).hexdigest() != known.digest:
+            raise FileChanged(f"{canonical} changed while being analysed")
+        result = definitions_in(data, name)
+        if len(self._definitions) > 100_000:
+            self._definitions.clear()
+        self._definitions[key] = result
+        return result
+
     # -- invalidation -----------------------------------------------------------------
     def forget(self, path: str) -> bool:
         """Drop everything known about ``path`` and below it; derived walks all go.
@@ -218,6 +244,7 @@ class FileSystemView:
         if path not in self._lstat:
             return False
         info = self._lstat.pop(path)
+        self._definitions.clear()
         self._links.pop(path, None)
         self._files.pop(path, None)
         if info is not None and info.kind == Kind.DIR:
@@ -234,6 +261,7 @@ class FileSystemView:
         self._links.clear()
         self._walks.clear()
         self._files.clear()
+        self._definitions.clear()
 
     def sizes(self) -> dict[str, int]:
         return {
