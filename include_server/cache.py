@@ -9,6 +9,8 @@ Invariants:
   closures (keyed by configuration, source and cwd, each with the set of paths it consulted).
 - ``on_event(path)``: the view forgets ``path`` and everything below it; resolvers are
   rebuilt (cheap, the view is still warm); a closure is dropped iff ``path`` is in its deps.
+  Every dep of a memoised closure is known to the view, so an event on a path the view
+  never looked at returns at once.
   Since deps include every probed path (misses too) and every file read, no closure can
   survive an event that changes it.
 - ``drop_all(reason)``: everything goes (watcher overflow, watcher error); counted by reason.
@@ -121,9 +123,14 @@ class Analyzer:
     def on_event(self, path: str) -> int:
         """A file-system event on ``path``; returns how many closures were dropped."""
         self.counters["events"] += 1
-        if self.fs.forget(path):
-            self._resolvers.clear()
-            self._parts_seen.clear()  # the dropped graphs' parts may go
+        if not self.fs.forget(path):
+            # Every dependency of a memoised closure was lstat-ed by the view and is still
+            # known to it (forgetting a path drops the closures that depend on it), so a
+            # path the view does not know cannot matter: the common case of files written
+            # next to sources, or of activity in /tmp.
+            return 0
+        self._resolvers.clear()
+        self._parts_seen.clear()  # the dropped graphs' parts may go
         stale = [k for k, c in self._closures.items() if path in c.deps]
         for k in stale:
             del self._closures[k]
