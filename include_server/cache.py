@@ -60,6 +60,7 @@ class Analyzer:
         self.counters: Counter[str] = Counter()
         self.watched_dirs: set[str] = set()  # directories whose entries were consulted
         self._parts_seen: dict[int, Collection[str]] = {}
+        self._paths_seen: set[str] = set()
 
     def analyze(
         self,
@@ -107,10 +108,12 @@ class Analyzer:
             self._closures[key] = closure
         else:
             self.counters["not-cacheable"] += 1
-        for part in closure.deps.parts:
-            if id(part) not in self._parts_seen:
-                self._parts_seen[id(part)] = part  # kept alive, so the id stays its own
-                self.watched_dirs.update(os.path.dirname(dep) for dep in part)
+        for part in closure.deps.leaves(self._parts_seen):
+            fresh = set(part)
+            fresh -= self._paths_seen
+            if fresh:
+                self._paths_seen |= fresh
+                self.watched_dirs.update(os.path.dirname(dep) for dep in fresh)
         if not closure.covered:
             self.counters["not-covered"] += 1
         return Analysis(closure, None, job, key if closure.cacheable else None, compiler)
@@ -141,6 +144,7 @@ class Analyzer:
         self.counters[f"drop-all:{reason}"] += 1
         self.fs.forget_all()
         self._parts_seen.clear()
+        self._paths_seen.clear()
         self._resolvers.clear()
         self._closures.clear()
 

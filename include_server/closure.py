@@ -114,9 +114,9 @@ class MacroView(Mapping[str, Sequence[Define]]):
         except KeyError:
             pass
         found = list(self._base.get(name, ()))
-        for path, scan in self._scans.items():
-            if scan.has_macro(name):
-                found.extend(self._fs.definitions(path, name))
+        needle = f"\0{name}\0"
+        for path in [p for p, scan in self._scans.items() if needle in scan.names]:
+            found.extend(self._fs.definitions(path, name))
         if not found:
             raise KeyError(name)
         self._cache[name] = found

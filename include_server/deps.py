@@ -14,28 +14,39 @@ from collections.abc import Collection, Iterable, Iterator
 
 
 class Deps:
+    """A union of parts; a part may itself be a ``Deps`` (nested, never flattened)."""
+
     __slots__ = ("parts",)
 
     def __init__(self, parts: Iterable[Collection[str]]) -> None:
-        unique: dict[int, Collection[str]] = {}
-        for part in parts:
-            if isinstance(part, Deps):
-                for sub in part.parts:
-                    unique.setdefault(id(sub), sub)
-            elif part:
-                unique.setdefault(id(part), part)
-        self.parts: tuple[Collection[str], ...] = tuple(unique.values())
+        self.parts: tuple[Collection[str], ...] = tuple(
+            p for p in parts if (p.parts if isinstance(p, Deps) else p)
+        )
 
     def __contains__(self, path: object) -> bool:
         return any(path in part for part in self.parts)
 
+    def leaves(self, seen: dict[int, Collection[str]]) -> Iterator[Collection[str]]:
+        """The non-``Deps`` parts not in ``seen`` (by identity), recording them there."""
+        for part in self.parts:
+            if id(part) in seen:
+                continue
+            seen[id(part)] = part  # kept alive, so the id stays its own
+            if isinstance(part, Deps):
+                yield from part.leaves(seen)
+            else:
+                yield part
+
     def __iter__(self) -> Iterator[str]:
         seen: set[str] = set()
-        for part in self.parts:
+        for part in self.leaves({}):
             for path in part:
                 if path not in seen:
                     seen.add(path)
                     yield path
+
+    def __bool__(self) -> bool:
+        return bool(self.parts)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

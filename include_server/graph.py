@@ -237,13 +237,11 @@ class Graph:
             node = stack.pop()
             done = memo.get(node) if node is not root else None
             if done is not None:
-                order.append(node)
-                for n in done.nodes:
-                    if n not in seen:
-                        seen.add(n)
-                        order.append(n)
-                for canonical, name in done.opened.items():
-                    opened.setdefault(canonical, name)
+                order.extend(done.nodes)  # duplicates go at the end (dict.fromkeys)
+                seen.update(done.nodes)
+                merged = dict(done.opened)
+                merged.update(opened)  # earlier names win
+                opened = merged
                 sites.extend(done.sites)
                 missing.extend(done.missing)
                 deps.append(done.deps)
@@ -273,7 +271,7 @@ class Graph:
                     opened.setdefault(child[0], name)
                     stack.append(child)
         result = Reach(
-            tuple(order),
+            tuple(dict.fromkeys(order)),
             opened,
             tuple(sites),
             tuple(dict.fromkeys(missing)),
