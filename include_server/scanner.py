@@ -155,7 +155,16 @@ def scan(data: bytes) -> ScanResult:
     includes: list[Include] = []
     names: dict[str, None] = {}
     undefs: list[str] = []
-    for match, physical in _directives(text, spliced):
+    # _directives() inlined: this loop runs for every directive of every header.
+    line, counted = 1, 0
+    for match in _DIRECTIVE.finditer(text):
+        start = match.start()
+        line_start = text.rfind("\n", 0, start) + 1
+        if line_start != start and not _is_directive_start(text, start):
+            continue
+        line += text.count("\n", counted, start)
+        counted = start
+        physical = line + (bisect_right(spliced, start) if spliced else 0)
         if match.group(3) is not None:
             names[match.group(4)] = None
         elif match.group(6) is not None:
