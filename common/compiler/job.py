@@ -11,7 +11,9 @@ Vocabulary:
   ``-MD -MF f``, and ``-o <output>`` appended when the user relied on the implied output.
   Every other word is kept as the user wrote it, in order.
 - *parsed options* (``CompileJob.options``): one ``ParsedOption`` per option in the
-  normalised argv, with the table entry that matched and its argument, so later layers
+  normalised argv (the implied ``-o`` included; options the table does not know carry
+  ``classify.UNKNOWN`` as their entry), with the table entry that matched and its
+  argument, so later layers
   (strip for plain mode, re-root on the daemon, search paths in the include server) never
   re-parse argv themselves.
 """
@@ -62,6 +64,24 @@ class Meaning:
     LINKER = "linker"  # -l, -L, -Wl,...: stripped for the server
     LOCAL_ONLY = "local-only"  # anything that forces a local compile (see reason)
     REFUSED_BY_SERVER = "refused-by-server"  # -fplugin=, -specs=: the daemon refuses them
+    # Added with the option table (common/compiler/options.py):
+    SPLIT_INCLUDE = "split-include"  # -I-: splits quote and bracket search paths
+    FRAMEWORK_DIR = "framework-dir"  # -F DIR, -iframework DIR (Darwin)
+    ASSERTION = "assertion"  # -A PRED=ANSWER
+    DEP_PHONY = "dep-phony"  # -MP
+    DEP_MISSING_OK = "dep-missing-ok"  # -MG
+    ASSEMBLER_PASSTHROUGH = "as-passthrough"  # -Wa,..., -Xassembler ARG
+    DEBUG_INFO = "debug-info"  # -g, -g3, -ggdb, -gdwarf-5, -g0 ...: debug level
+    AUX_NAME = "aux-name"  # -dumpbase, -dumpdir, -dumpbase-ext: names of auxiliary outputs
+    PREFIX_MAP = "prefix-map"  # -ffile-prefix-map=, -fdebug-prefix-map=, -fmacro-prefix-map=
+    COMPILER_PASSTHROUGH = "compiler-passthrough"  # -Xclang ARG, -mllvm ARG
+    EMIT_LLVM = "emit-llvm"  # -emit-llvm: the implied output is .bc / .ll
+    NO_STD_LIB_INC = "nostdlibinc"  # clang -nostdlibinc: no system dirs, builtin dir kept
+    NO_BUILTIN_INC = "nobuiltininc"  # clang -nobuiltininc: only the builtin dir dropped
+    # Options that change the compiler's own default search dirs (the include server
+    # probes them per combination): -target, --target=, -m32/-m64/-mx32/-m16, -arch, -b.
+    TARGET = "target"
+    TOOLCHAIN = "toolchain"  # -B, --gcc-toolchain=, -resource-dir: where the compiler looks
 
 
 class Shape:
@@ -152,6 +172,7 @@ class LocalReason:
     DEPENDENCY_SIDE_EFFECT = "dependency-side-effect"  # options with other outputs we cannot ship
     PLUGIN = "plugin"  # -fplugin=, -specs=: the server would refuse them
     UNKNOWN_INPUT = "unknown-input"  # a file argument that is not a known source kind
+    PRECOMPILED_HEADER = "precompiled-header"  # header "sources" (.gch output), -include-pch
 
 
 class OptionSpec(Value):
@@ -198,14 +219,25 @@ class ParsedOption(Value):
 
 
 class DepInfo(Value):
-    """A .d file the compile must produce (-MD/-MMD/-MF/-MT/-MQ, DEPENDENCIES_OUTPUT)."""
+    """A .d file the compile must produce (-MD/-MMD/-MF/-MT/-MQ, DEPENDENCIES_OUTPUT).
 
-    __slots__ = ("path", "targets", "user_targets", "system_headers", "phony_targets")
+    ``path`` and ``targets`` are what the real compiler would write for the user's command
+    (checked against gcc and clang).  The normalised argv does not always say so by itself
+    (gcc gives ``-Wp,-MD,f`` cpp's default target, but ``-MD -MF f`` the ``-o`` name), so
+    whoever runs a compiler for this job on other terms (``-E``, a temp output, a server)
+    passes ``-MF path`` and, unless ``user_targets``, ``-MT t`` for each target (already
+    make-quoted, hence ``-MT`` and not ``-MQ``).
+    """
+
+    __slots__ = ("path", "targets", "user_targets", "system_headers", "phony_targets", "append")
     path: str  # where the .d file goes, as the compiler would name it
     targets: tuple[str, ...]  # -MT/-MQ targets in order (MQ already quoted), or the default
     user_targets: bool  # True if -MT/-MQ (or DEPENDENCIES_OUTPUT's target) set them
     system_headers: bool  # -MD (True) or -MMD (False)
     phony_targets: bool  # -MP
+    # True when the .d comes from DEPENDENCIES_OUTPUT / SUNPRO_DEPENDENCIES (gcc only): the
+    # compiler then *appends* to the file instead of replacing it.
+    append: bool
 
     def __init__(
         self,
@@ -214,6 +246,7 @@ class DepInfo(Value):
         user_targets: bool,
         system_headers: bool,
         phony_targets: bool,
+        append: bool = False,
     ) -> None:
         self._init(
             path=path,
@@ -221,6 +254,7 @@ class DepInfo(Value):
             user_targets=user_targets,
             system_headers=system_headers,
             phony_targets=phony_targets,
+            append=append,
         )
 
 

@@ -11,8 +11,26 @@ import sys
 
 from tests.conftest import REPO
 
-FORBIDDEN = ("dataclasses", "enum", "typing", "logging", "subprocess", "socket", "re", "inspect")
-HOT_MODULES = ("common.protocol", "common.exitcodes", "common.compiler.job")
+FORBIDDEN = (
+    "dataclasses",
+    "enum",
+    "typing",
+    "logging",
+    "subprocess",
+    "socket",
+    "re",
+    "inspect",
+    "functools",
+    "collections",
+)
+HOT_MODULES = (
+    "common.protocol",
+    "common.exitcodes",
+    "common.compiler.job",
+    "common.compiler.options",
+    "common.compiler.classify",
+    "common.compiler.rewrite",
+)
 
 
 def test_hot_path_modules_avoid_expensive_imports() -> None:
