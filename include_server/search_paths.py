@@ -65,9 +65,26 @@ class SearchConfig:
 # one probe serves a whole project; they only matter to a computed include that names such
 # a macro directly, and the closure treats every macro as possibly undefined anyway.
 PROBE_MEANINGS = frozenset(
-    {Meaning.SYSROOT, Meaning.STDLIB, Meaning.NO_STD_INC, Meaning.NO_STD_INC_CXX, Meaning.MULTILIB}
+    {
+        Meaning.SYSROOT,
+        Meaning.STDLIB,
+        Meaning.NO_STD_INC,
+        Meaning.NO_STD_INC_CXX,
+        Meaning.NO_STD_LIB_INC,
+        Meaning.NO_BUILTIN_INC,
+        Meaning.MULTILIB,
+        Meaning.TARGET,
+        Meaning.TOOLCHAIN,
+    }
 )
-PROBE_PREFIXES = ("-m", "--target", "-target", "-B", "--gcc-toolchain", "-ffreestanding")
+PROBE_PREFIXES = ("-m", "-ffreestanding")
+
+
+# Options that change what the preprocessor opens in ways this module does not model.
+_UNMODELLED = {
+    Meaning.PREPROCESSOR_PASSTHROUGH: "options passed straight to the preprocessor",
+    Meaning.FRAMEWORK_DIR: "framework directories (Darwin) are not modelled",
+}
 
 
 def probe_args(options: Sequence[ParsedOption], argv: Sequence[str]) -> tuple[str, ...]:
@@ -123,51 +140,42 @@ def build_config(
 
     for opt in options:
         meaning, value = opt.spec.meaning, opt.value
-        if value is None and meaning not in (Meaning.NO_STD_INC, Meaning.NO_STD_INC_CXX):
-            if meaning == Meaning.INCLUDE_DIR and opt.spelled == "-I-":
-                value = "-"
-            else:
-                continue
+        if meaning == Meaning.SPLIT_INCLUDE or (meaning == Meaning.INCLUDE_DIR and value == "-"):
+            if dash_seen:
+                problems.append("-I- given twice")
+            dash_seen = True
+            before_dash.extend(bracket)
+            bracket.clear()
+            continue
+        if meaning in _UNMODELLED:
+            problems.append(f"{opt.spelled}: {_UNMODELLED[meaning]}")
+            continue
+        if value is None:
+            continue
         if meaning == Meaning.INCLUDE_DIR:
-            assert value is not None
-            if value == "-" and opt.spelled in ("-I-", "-I"):
-                if dash_seen:
-                    problems.append("-I- given twice")
-                dash_seen = True
-                before_dash.extend(bracket)
-                bracket.clear()
-            else:
-                bracket.append(rooted(value))
+            bracket.append(rooted(value))
         elif meaning == Meaning.QUOTE_DIR:
-            assert value is not None
             quote.append(rooted(value))
         elif meaning == Meaning.SYSTEM_DIR:
-            assert value is not None
             system.append(rooted(value))
         elif meaning == Meaning.AFTER_DIR:
-            assert value is not None
             after.append(rooted(value))
         elif meaning == Meaning.PREFIX:
             prefix = value
         elif meaning in (Meaning.WITH_PREFIX, Meaning.WITH_PREFIX_BEFORE):
-            assert value is not None
             if prefix is None:
                 problems.append(f"{opt.spelled} without -iprefix (compiler-dependent prefix)")
                 continue
             target = after if meaning == Meaning.WITH_PREFIX else bracket
             target.append(prefix + value)
         elif meaning == Meaning.INCLUDE_FILE:
-            assert value is not None
             forced.append(value)
         elif meaning == Meaning.IMACROS_FILE:
-            assert value is not None
             forced_macros.append(value)
         elif meaning == Meaning.DEFINE:
-            assert value is not None
             name, eq, body = value.partition("=")
             defines.append((name, body if eq else "1"))
         elif meaning == Meaning.UNDEFINE:
-            assert value is not None
             defines.append((value, None))
 
     def dirs(written: list[str], role: str) -> list[SearchDir]:
