@@ -142,6 +142,9 @@ def test_idle_timeout(tool_bin: Path, tmp_path: Path) -> None:
 
 
 STOCK_ENV = {"DISTCC_HOSTS": "127.0.0.1/2,cpp,lzo"}
+# Debian's stock binaries by absolute path: a `distcc` earlier on PATH may be ours.
+STOCK_DISTCC = "/usr/bin/distcc"
+STOCK_DISTCCD = "/usr/bin/distccd"
 
 
 @pytest.mark.interop
@@ -150,7 +153,7 @@ def test_stock_client_scan_includes(
 ) -> None:
     env = {**clean_env, **STOCK_ENV, "INCLUDE_SERVER_PORT": server.port}
     out = subprocess.run(
-        ["distcc", "--scan-includes", "gcc", "-c", "main.c", "-o", "main.o"],
+        [STOCK_DISTCC, "--scan-includes", "gcc", "-c", "main.c", "-o", "main.o"],
         cwd=project,
         env=env,
         capture_output=True,
@@ -178,7 +181,7 @@ def test_stock_pump_compile_against_stock_distccd(
     port = _free_port()
     daemon = subprocess.Popen(
         [
-            "distccd",
+            STOCK_DISTCCD,
             "--no-detach",
             "--daemon",
             "--allow",
@@ -209,7 +212,7 @@ def test_stock_pump_compile_against_stock_distccd(
             "DISTCC_FALLBACK": "0",
         }
         subprocess.run(
-            ["distcc", "gcc", "-c", "main.c", "-o", "remote.o"],
+            [STOCK_DISTCC, "gcc", "-c", "main.c", "-o", "remote.o"],
             cwd=project,
             env=env,
             check=True,
