@@ -116,41 +116,50 @@ class EventLoopServer:
                 logger.warning("accept failed: %s", exc)
                 return
             sock.setblocking(False)
-            self._conns[sock.fileno()] = _Conn(sock)
-            self._selector.register(sock, selectors.EVENT_READ, None)
+            conn = _Conn(sock)
+            self._conns[sock.fileno()] = conn
+            # Clients write their request right after connecting: it is often already
+            # here, and then the connection never needs registering with the selector.
+            if not self._consume(conn):
+                self._selector.register(sock, selectors.EVENT_READ, None)
 
     def _read(self, sock: socket.socket) -> None:
         conn = self._conns.get(sock.fileno())
-        if conn is None:
-            return
+        if conn is not None:
+            self._consume(conn)
+
+    def _consume(self, conn: _Conn) -> bool:
+        """Read what is there; True once the connection is answered, handed off or closed."""
+        sock = conn.sock
         try:
             data = sock.recv(65536)
         except (BlockingIOError, InterruptedError):
-            return
+            return False
         except OSError:
             data = b""
         if not data:
             self._drop(conn)
-            return
+            return True
         conn.buffer += data
         if len(conn.buffer) > MAX_REQUEST:
             logger.warning("request over %d bytes refused", MAX_REQUEST)
             self._drop(conn)
-            return
+            return True
         try:
             request = read_request(io.BytesIO(conn.buffer))
         except TruncatedError:
-            return  # not all there yet
+            return False  # not all there yet
         except ProtocolError as exc:
             logger.warning("bad request: %s", exc)
             self._drop(conn)
-            return
+            return True
         self._detach(conn)
         reply = self.quick(request)
         if reply is not None:
             self._reply(sock, reply)
         else:
             self._pool.submit(self._answer_slowly, sock, request)
+        return True
 
     def _answer_slowly(self, sock: socket.socket, request: Request) -> None:
         try:
