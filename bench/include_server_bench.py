@@ -60,7 +60,7 @@ def peak_rss_mb(pid: int) -> float:
 def start(cmd: list[str], env: dict[str, str], sock: str, pid_file: str, log: Path) -> int:
     with open(log, "w") as out:
         subprocess.run(
-            cmd + ["--port", sock, "--pid_file", pid_file],
+            [*cmd, "--port", sock, "--pid_file", pid_file],
             env=env,
             stdout=out,
             stderr=out,
