@@ -159,17 +159,16 @@ def scan(data: bytes) -> ScanResult:
     line, counted = 1, 0
     for match in _DIRECTIVE.finditer(text):
         start = match.start()
-        line_start = text.rfind("\n", 0, start) + 1
-        if line_start != start and not _is_directive_start(text, start):
+        if text[start - 1 : start] not in ("\n", "") and not _is_directive_start(text, start):
             continue
-        line += text.count("\n", counted, start)
-        counted = start
-        physical = line + (bisect_right(spliced, start) if spliced else 0)
         if match.group(3) is not None:
-            names[match.group(4)] = None
+            names[match.group(4)] = None  # defines need no line number: skip counting
         elif match.group(6) is not None:
             undefs.append(match.group(7))
         else:
+            line += text.count("\n", counted, start)
+            counted = start
+            physical = line + (bisect_right(spliced, start) if spliced else 0)
             raw = match.group(2)
             rest = _LITERAL_OR_COMMENT.sub(_strip_comment, raw) if "/" in raw else raw
             inc = _include(rest, physical, match.group(1) == "include_next")
