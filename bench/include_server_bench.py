@@ -142,6 +142,13 @@ def main() -> int:
     ap.add_argument("--warm-passes", type=int, default=5)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--json")
+    ap.add_argument(
+        "--ours-arg",
+        dest="ours_args",
+        action="append",
+        default=[],
+        help="extra option for our server (e.g. --ours-arg=--no-watch)",
+    )
     args = ap.parse_args()
     _tree, commands = corpus.compile_commands(args.project)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISTCC", "INCLUDE_SERVER"))}
@@ -150,6 +157,7 @@ def main() -> int:
         "-c",
         f"import sys; sys.path.insert(0, {str(REPO)!r}); "
         "from include_server.server import main; sys.exit(main())",
+        *args.ours_args,
     ]
     stock_lib = Path(args.stock) / "lib" / "include_server"
     stock_cmd = ["/usr/bin/python3", str(stock_lib / "include_server.py")]
