@@ -26,7 +26,6 @@ Invariants:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -36,6 +35,7 @@ import lzo  # type: ignore[import-not-found,unused-ignore]  # noqa: F401  (warm:
 
 from common.compress import lzo_compress
 from include_server.closure import Closure
+from include_server.filesystem import content_digest
 
 MAX_COMPONENTS_IN_SERVER_ROOT = 20
 FORCING_NAME = "forcing_technique_271828"
@@ -75,7 +75,7 @@ class ClientRoot:
     def _write_copy(self, dest: str, source: str, digest: str, prefix: bytes) -> bool:
         with open(source, "rb") as f:
             data = f.read()
-        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+        if content_digest(data) != digest:
             return False
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), prefix=".tmp-")

@@ -23,9 +23,9 @@ Vocabulary:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat as stat_mod
+from _blake2 import blake2b  # builtin: hashlib would load OpenSSL (~4 MB of RSS)
 from dataclasses import dataclass
 
 from include_server.scanner import Define, ScanResult, definitions_in, scan
@@ -67,9 +67,14 @@ class Walk:
 class FileData:
     canonical: str
     size: int
-    digest: str  # "sha256:<hex>"
+    digest: str  # "blake2b:<hex of 32 bytes>" (see ``content_digest``)
     scan: ScanResult
     stable: bool
+
+
+def content_digest(data: bytes) -> str:
+    """The digest files are known by: BLAKE2b-256, self-describing ("blake2b:<hex>")."""
+    return "blake2b:" + blake2b(data, digest_size=32).hexdigest()
 
 
 def _stat_info(st: os.stat_result) -> StatInfo:
@@ -202,7 +207,7 @@ class FileSystemView:
         result = FileData(
             canonical,
             len(data),
-            "sha256:" + hashlib.sha256(data).hexdigest(),
+            content_digest(data),
             scan(data),
             stable,
         )
@@ -225,7 +230,7 @@ class FileSystemView:
         with open(canonical, "rb") as f:
             data = f.read()
         known = self._files.get(canonical)
-        if known is not None and "sha256:" + hashlib.sha256(data).hexdigest() != known.digest:
+        if known is not None and content_digest(data) != known.digest:
             raise FileChanged(f"{canonical} changed while being analysed")
         result = definitions_in(data, name)
         if len(self._definitions) > 100_000:

@@ -146,4 +146,4 @@ def test_digest_and_size(tree: Path) -> None:
     entry = next(f for f in closure.files if f.path.endswith("/up.h"))
     data = (tree / "dotdot" / "up.h").read_bytes()
     assert entry.size == len(data)
-    assert entry.digest == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert entry.digest == "blake2b:" + hashlib.blake2b(data, digest_size=32).hexdigest()

@@ -114,7 +114,7 @@ def test_extension_carries_digests(server: Server, project: Path) -> None:
     assert isinstance(doc, dict) and doc["covered"]
     files = doc["files"]
     assert isinstance(files, list)
-    assert all(str(f["digest"]).startswith("sha256:") for f in files)
+    assert all(str(f["digest"]).startswith("blake2b:") for f in files)
 
 
 def test_not_covered_gives_empty_reply(server: Server, tmp_path: Path) -> None:
