@@ -61,22 +61,36 @@ class CompilerProbe:
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         self._env = dict(os.environ if env is None else env)
         self._memo: dict[tuple[object, ...], ProbeResult] = {}
+        self._which: dict[str, str] = {}
+        self._realpaths: dict[tuple[str, int], str] = {}  # (path, inode of target) -> real
         self.runs = 0
 
     def key(
         self, compiler: str, language: str, args: Sequence[str], cwd: str
     ) -> tuple[object, ...]:
-        found = compiler if "/" in compiler else shutil.which(compiler, path=self._env.get("PATH"))
+        if "/" in compiler:
+            found: str | None = os.path.join(cwd, compiler)
+        else:
+            # PATH lookups are memoised (this server's PATH does not change); the stat
+            # below still sees a compiler replaced in place.
+            found = self._which.get(compiler)
+            if found is None:
+                found = shutil.which(compiler, path=self._env.get("PATH"))
+                if found is not None:
+                    found = os.path.abspath(found)
+                    self._which[compiler] = found
         if found is None:
             raise ProbeError(f"compiler {compiler!r} not found on PATH")
-        found = os.path.join(cwd, found)
         try:
             st = os.stat(found)
         except OSError as exc:
             raise ProbeError(f"compiler {found!r}: {exc.strerror}") from None
         env_part = tuple(self._env.get(k, "") for k in PATH_ENV)
+        real = self._realpaths.get((found, st.st_ino))
+        if real is None:
+            real = self._realpaths[(found, st.st_ino)] = os.path.realpath(found)
         return (
-            os.path.realpath(found),
+            real,
             st.st_mtime_ns,
             st.st_size,
             compiler,
