@@ -101,6 +101,7 @@ class FileSystemView:
         self._lstat: dict[str, StatInfo | None] = {}
         self._links: dict[str, str] = {}
         self._walks: dict[str, Walk] = {}
+        self._walks_from: dict[tuple[str, str], Walk] = {}
         self._files: dict[str, FileData] = {}
         self._definitions: dict[tuple[str, str], list[Define]] = {}
         self.stats = {"lstat": 0, "read": 0, "unstable": 0}
@@ -138,12 +139,28 @@ class FileSystemView:
         self._walks[path] = result
         return result
 
-    def _walk(self, path: str) -> Walk:
+    def walk_from(self, directory: str, name: str) -> Walk:
+        """``walk(directory/name)`` for a *canonical* existing ``directory``.
+
+        Only ``name``'s components are looked at: the directory's own were consulted (and
+        recorded as dependencies) when it was found.
+        """
+        key = (directory, name)
+        try:
+            return self._walks_from[key]
+        except KeyError:
+            pass
+        # Kept apart from ``_walks``: this walk's deps start at ``directory``.
+        result = self._walk(_join(directory, name), directory, name)
+        self._walks_from[key] = result
+        return result
+
+    def _walk(self, path: str, start: str = "/", rest: str | None = None) -> Walk:
         deps: list[str] = []
         symlinks: list[tuple[str, str]] = []
         through: list[str] = []
-        remaining = [c for c in reversed(path.split("/")) if c]
-        cur = "/"
+        remaining = [c for c in reversed((path if rest is None else rest).split("/")) if c]
+        cur = start
         hops = 0
 
         def missing() -> Walk:
@@ -259,18 +276,20 @@ class FileSystemView:
                 for k in stale:
                     del table[k]
         self._walks.clear()
+        self._walks_from.clear()
         return True
 
     def forget_all(self) -> None:
         self._lstat.clear()
         self._links.clear()
         self._walks.clear()
+        self._walks_from.clear()
         self._files.clear()
         self._definitions.clear()
 
     def sizes(self) -> dict[str, int]:
         return {
             "lstat": len(self._lstat),
-            "walks": len(self._walks),
+            "walks": len(self._walks) + len(self._walks_from),
             "files": len(self._files),
         }

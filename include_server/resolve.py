@@ -171,7 +171,7 @@ class Resolver:
         for directory, index, system in self._candidates(
             kind, is_next, includer_dir, includer_index
         ):
-            w = self.fs.walk(_join(directory, name))
+            w = self.fs.walk_from(directory, name)
             deps.extend(w.deps)
             if w.kind == Kind.FILE:
                 return Resolution(Hit(w, index, system), tuple(deps), (w,))
