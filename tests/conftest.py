@@ -17,15 +17,21 @@ sys.path.insert(0, str(REPO))
 
 # command name -> "module:function"
 COMMANDS = {
-    "distcc": "client.main:main",
+    "distcc": "client.main:run",
     "distccd": "daemon.main:main",
     "include-server": "include_server.server:main",
     "include-analysis": "include_server.analysis_cli:main",
+    "pump": "pump.main:main",
+    "objrewrite": "objrewrite.cli:main",
 }
 
 # Commands that need site-packages (third-party libraries such as watchdog, lzo): their
 # launchers start the interpreter without -S.  They are not on the client's per-job path.
-SITE_COMMANDS = frozenset({"include-server", "include-analysis"})
+SITE_COMMANDS = frozenset({"include-server", "include-analysis", "pump"})
+
+
+def _site_dirs() -> list[str]:
+    return [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
 
 
 def make_launchers(dest: Path, commands: dict[str, str] = COMMANDS) -> Path:
@@ -37,6 +43,9 @@ def make_launchers(dest: Path, commands: dict[str, str] = COMMANDS) -> Path:
             f"#!{sys.executable}{'' if name in SITE_COMMANDS else ' -S'}\n"
             "import sys\n"
             f"sys.path.insert(0, {str(REPO)!r})\n"
+            # -S skips site, so add the directories of installed libraries (lzo, ...) the
+            # way bin/distcc does.
+            f"sys.path.extend({_site_dirs()!r})\n"
             f"from {module} import {func}\n"
             f"sys.exit({func}())\n"
         )

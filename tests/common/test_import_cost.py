@@ -30,6 +30,22 @@ HOT_MODULES = (
     "common.compiler.options",
     "common.compiler.classify",
     "common.compiler.rewrite",
+    "client.hosts",
+    "client.resolve",
+    "client.locks",
+    "client.backoff",
+    "client.state",
+    "client.config",
+    "client.where",
+    "client.main",
+    "client.invoke",
+    "client.compile",
+    "client.slots",
+    "client.proc",
+    "client.transport",
+    "client.remote",
+    "client.outputs",
+    "client.log",
 )
 
 

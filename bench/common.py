@@ -1,0 +1,151 @@
+"""Shared pieces of the benchmark scripts: launchers, daemons, timing helpers.
+
+Benchmarks compare our implementation with Debian's stock distcc 3.4 *in the same run*, on
+the same machine state, so that ratios are meaningful even when absolute times drift.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+STOCK = {"distcc": "/usr/bin/distcc", "distccd": "/usr/bin/distccd"}
+
+
+def compile_bytecode() -> None:
+    """Write .pyc files for our packages, as ``pip install`` does.
+
+    This machine sets PYTHONDONTWRITEBYTECODE=1, so a source checkout would otherwise
+    recompile every module at every start (a few ms per module)."""
+    import compileall
+
+    for pkg in ("common", "client", "daemon", "include_server", "objrewrite", "pump"):
+        if (REPO / pkg).is_dir():
+            compileall.compile_dir(str(REPO / pkg), quiet=1)
+
+
+def make_launchers(dest: Path) -> dict[str, str]:
+    """Launchers for this checkout, started like the installed ones (python -S)."""
+    compile_bytecode()
+    dest.mkdir(parents=True, exist_ok=True)
+    targets = {"distcc": "client.main:run", "distccd": "daemon.main:main"}
+    out = {}
+    for name, target in targets.items():
+        module, func = target.split(":")
+        path = dest / name
+        site_dirs = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+        path.write_text(
+            f"#!{sys.executable} -S\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
+            f"sys.path.extend({site_dirs!r})\n"
+            f"from {module} import {func}\nsys.exit({func}())\n"
+        )
+        path.chmod(0o755)
+        out[name] = str(path)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+class Daemon:
+    def __init__(self, binary: str, jobs: int, workdir: Path) -> None:
+        self.port = free_port()
+        self.tmp = workdir / f"d{self.port}"
+        self.tmp.mkdir(parents=True)
+        for d in (workdir, self.tmp):
+            d.chmod(0o1777)
+        self.log = self.tmp / "log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DISTCC")}
+        env["TMPDIR"] = str(self.tmp)
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--no-detach",
+                "--daemon",
+                "--listen",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--allow",
+                "127.0.0.0/8",
+                "--jobs",
+                str(jobs),
+                "--log-file",
+                str(self.log),
+                "--enable-tcp-insecure",
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_port(self.port)
+
+    def cpu_seconds(self) -> float:
+        """CPU of the daemon and of every process it has reaped (its compilers)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        tck = os.sysconf("SC_CLK_TCK")
+        return sum(int(x) for x in fields[11:15]) / tck
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, 15)
+            self.proc.wait(timeout=10)
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def fresh_workdir(prefix: str) -> Path:
+    d = Path(tempfile.mkdtemp(prefix=prefix))
+    d.chmod(0o1777)
+    return d
+
+
+def get_corpus(name: str, dest: Path) -> Path:
+    """A pristine Debian source tree (../shared/corpus/get.sh when present)."""
+    script = SHARED / "corpus" / "get.sh"
+    args = [str(script), name, str(dest)] + (["--patched"] if name == "redis" else [])
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    return dest
+
+
+def copy_tree(src: Path, dest: Path) -> Path:
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(src, dest, symlinks=True)
+    return dest

@@ -1,0 +1,424 @@
+"""One compile, start to finish: where it runs, the remote attempt, and every fallback.
+
+The ladder, for a command that ``classify`` accepted:
+
+1. Preprocess locally once (plain mode), into a temp ``.i``; the ``.d`` file, when one is
+   wanted, is written by this cpp run under ``-MF <temp beside the real .d> -MT <target>``,
+   so it names the right file and target (distcc names them after the source).
+   A cpp failure is the user's error: the command is run locally as written, so the user
+   sees exactly the diagnostics of a local compile, and no host is blamed.
+2. Pick a host slot (list order, slot 0 everywhere first, hosts in backoff skipped).
+   ``localhost`` means compile here under that slot.
+3. Send the request (protocol 1 or 2 by host).  A transport or protocol failure backs the
+   host off and the same ``.i`` goes to the next host; with no host left, compile locally
+   (reason ``no-hosts`` / ``all-hosts-failed``), or fail under ``DISTCC_FALLBACK=0``.
+4. Remote compile error: rerun locally as distcc does (``DISTCC_SKIP_LOCAL_RETRY`` makes the
+   remote error final; ``DISTCC_FALLBACK=0`` too).  The host is backed off only if the
+   local result differs (the server was at fault), never for the user's own error.
+
+Outputs are renamed into place (``client.outputs``); a job's stderr (cpp's and the server's)
+is written in one piece.  Every path that does not end in a remote compile records a
+``Fallback`` reason in ``Outcome`` for the log line and for ``pump``'s summary.
+"""
+
+from __future__ import annotations
+
+import os
+
+from client import log
+from client.outputs import move_into_place, sibling_temp, write_atomically
+from client.proc import spawn, wait, write_all
+from common.compiler.job import preprocessed_extension
+from common.compiler.rewrite import local_cpp_argv
+from common.exitcodes import DistccError, ExitCode, exit_code_from_wait_status
+from common.values import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from client.config import Config
+    from client.hosts import Host
+    from client.proc import TempFiles
+    from client.remote import RemoteFailure
+    from client.slots import FileSlots, _Held
+    from client.transport import Connection
+    from common.compiler.job import CompileJob
+    from common.protocol import Reply
+
+
+class Fallback:
+    """Named reasons a job did not compile remotely (stable strings, counted by pump)."""
+
+    NO_HOSTS = "no-hosts"  # empty host list, or every host backed off / down
+    ALL_HOSTS_FAILED = "all-hosts-failed"  # every host tried failed in transport
+    LOCALHOST_SLOT = "localhost-slot"  # the slot won was `localhost`
+    CPP_FAILED = "cpp-failed"  # local preprocessing failed: the user's error
+    REMOTE_ERROR_RETRY = "remote-error-retried"  # remote compile failed, retried here
+    SPLIT_DWARF = "split-dwarf"  # protocols 1-3 cannot return a .dwo
+    # Pump mode demoted to plain mode for one job:
+    PUMP_PREPROCESSED = "pump-preprocessed-input"  # a .i/.ii source (ccache)
+    PUMP_CPATH = "pump-cpath-set"  # CPATH, C_INCLUDE_PATH or CPLUS_INCLUDE_PATH
+    PUMP_NO_INCLUDE_SERVER = "pump-no-include-server"  # INCLUDE_SERVER_PORT unset
+    PUMP_NOT_COVERED = "pump-not-covered"  # the include server could not help
+    # Plus every LocalReason of the command-line model (not-compile, preprocess-only...).
+
+
+class Outcome:
+    """What happened to the job, for the summary log line and for pump's counts."""
+
+    __slots__ = (
+        "bytes_received",
+        "bytes_sent",
+        "fallback",
+        "host",
+        "mode",
+        "pump_fallback",
+        "where",
+    )
+
+    def __init__(self) -> None:
+        self.where = "local"  # "remote" or "local"
+        self.mode = ""  # for remote jobs: "pump" or "plain"
+        self.pump_fallback = ""  # why a pump host got a plain-mode job
+        self.host = ""
+        self.fallback = ""  # a Fallback / LocalReason value, "" when remote
+        self.bytes_sent = 0
+        self.bytes_received = 0
+
+
+class Compiler:
+    """Runs one job through the ladder above.  ``slots`` hands out host slots and locks."""
+
+    def __init__(self, cfg: Config, env: dict[str, str], tmp: TempFiles, slots: FileSlots) -> None:
+        self.cfg = cfg
+        self.env = env
+        self.tmp = tmp
+        self.slots = slots
+        self.outcome = Outcome()
+
+    # ------------------------------------------------------------------ local runs
+    def run_local(self, argv: tuple[str, ...], reason: str, capture: bool = True) -> int:
+        """Run ``argv`` here (under a local slot); return the exit code to end with."""
+        self.outcome.where = "local"
+        self.outcome.fallback = self.outcome.fallback or reason
+        with self.slots.local():
+            return self._run_here(argv, capture)
+
+    def _run_here(self, argv: tuple[str, ...], capture: bool) -> int:
+        err_fd = None
+        err_path = ""
+        if capture:
+            err_path, err_fd = self.tmp.create("distcc_stderr_", ".txt")
+        try:
+            try:
+                pid = spawn(argv, self.env, stderr_fd=err_fd, stdout_fd=None, stdin_fd=0)
+            except OSError as exc:
+                log.error(f"failed to exec {argv[0]}: {exc.strerror}")
+                return ExitCode.COMPILER_MISSING
+            self.tmp.children.append(pid)
+            status = wait(pid)
+            self.tmp.children.remove(pid)
+        finally:
+            if err_fd is not None:
+                os.close(err_fd)
+        if capture:
+            with open(err_path, "rb") as f:
+                diagnostics = f.read()
+            if diagnostics:
+                write_all(2, diagnostics)
+        return exit_code_from_wait_status(status)
+
+    # ------------------------------------------------------------------ the ladder
+    def compile(self, job: CompileJob) -> int:
+        if job.dwo is not None:
+            return self.run_local(job.argv, Fallback.SPLIT_DWARF)
+        host = self.slots.acquire_remote()
+        if host is None:
+            return self.run_local(job.argv, Fallback.NO_HOSTS)
+        cpp = Preprocessed(self, job)
+        tried: set[str] = set()
+        try:
+            while host is not None:
+                if host.is_local:
+                    cpp.discard()
+                    return self._run_in_localhost_slot(job)
+                tried.add(host.spec)
+                from client import remote  # in the shadow of cpp or of the include server
+
+                try:
+                    if host.protocol == 3 and self._pump_possible(job):
+                        reply = self._pump_attempt(job, host)
+                        if reply is not None:
+                            self.slots.release_remote()
+                            return self._finish_remote(job, host, None, reply)
+                    if not cpp.started:
+                        code = self._preprocess_and_open(job, host, cpp)
+                        if isinstance(code, int):
+                            return code
+                        conn: Connection = code
+                    else:
+                        conn = remote.open_request(job, host, self.cfg, min(host.protocol, 2))
+                    reply = remote.exchange(conn, min(host.protocol, 2), cpp.data(), self.outcome)
+                except remote.RemoteFailure as exc:
+                    log.warning(f"failed to distribute {job.source} to {host.spec}: {exc}")
+                    self.slots.backoff(host)
+                    self.slots.release_remote()
+                    host = self.slots.acquire_remote(exclude=tried)
+                    continue
+                self.slots.release_remote()
+                self.outcome.mode = "plain"
+                return self._finish_remote(job, host, cpp, reply)
+            cpp.discard()
+            if not self.cfg.fallback:
+                log.error("failed to distribute and fallbacks are disabled")
+                return ExitCode.DISTCC_FAILED
+            log.warning("failed to distribute, running locally instead")
+            return self.run_local(job.argv, Fallback.ALL_HOSTS_FAILED)
+        finally:
+            cpp.discard()
+
+    def _preprocess_and_open(
+        self, job: CompileJob, host: Host, cpp: Preprocessed
+    ) -> Connection | int:
+        """Run cpp while connecting and sending the request head, as distcc does.
+
+        Returns the open connection, or the exit code of the local compile that replaced
+        the job because cpp failed (the user's error: no host is blamed).
+        """
+        from client import remote
+
+        cpp.start()
+        conn: Connection | RemoteFailure
+        try:
+            conn = remote.open_request(job, host, self.cfg, min(host.protocol, 2))
+        except remote.RemoteFailure as exc:
+            conn = exc
+        if not cpp.finish():
+            if not isinstance(conn, remote.RemoteFailure):
+                conn.close()
+            self.slots.release_remote()
+            cpp.discard()
+            return self.run_local(job.argv, Fallback.CPP_FAILED)
+        if isinstance(conn, remote.RemoteFailure):
+            raise conn
+        return conn
+
+    def _pump_possible(self, job: CompileJob) -> bool:
+        """Can this job use pump mode at all?  If not, record why (plain mode follows)."""
+        reason = ""
+        if job.preprocessed:
+            reason = Fallback.PUMP_PREPROCESSED
+        elif self.cfg.pump_disabled_by_env:
+            reason = Fallback.PUMP_CPATH
+        elif not self.cfg.include_server_port:
+            reason = Fallback.PUMP_NO_INCLUDE_SERVER
+        if reason:
+            self._pump_fallback(reason, reason)
+            return False
+        return True
+
+    def _pump_fallback(self, reason: str, detail: str) -> None:
+        """Record a demotion to plain mode; under ``pump --strict`` it fails the job."""
+        self.outcome.pump_fallback = reason
+        if self.env.get("DISTCC_PUMP_STRICT") == "1":
+            raise DistccError(
+                ExitCode.DISTCC_FAILED, f"pump mode not possible ({detail}) and --strict is set"
+            )
+
+    def _pump_attempt(self, job: CompileJob, host: Host) -> Reply | None:
+        """Protocol 3 with the include server's closure; None means "use plain mode"."""
+        from client import pumpmode, remote
+
+        port = self.cfg.include_server_port or ""
+        cwd = os.getcwd()
+        try:
+            with self.slots.local_cpp():
+                paths = pumpmode.ask_include_server(port, cwd, job.argv)
+        except pumpmode.NotCovered as exc:
+            self._pump_fallback(Fallback.PUMP_NOT_COVERED, str(exc))
+            log.warning(f"{exc}; preprocessing locally")
+            return None
+        try:
+            payload = pumpmode.request(job, cwd, paths)
+        except OSError as exc:
+            self._pump_fallback(Fallback.PUMP_NOT_COVERED, str(exc))
+            log.warning(f"failed to read the include server's files: {exc}; preprocessing locally")
+            return None
+        reply = remote.send_whole(job, host, self.cfg, payload, 3, self.outcome)
+        self.outcome.mode = "pump"
+        return reply
+
+    def _run_in_localhost_slot(self, job: CompileJob) -> int:
+        self.outcome.where = "local"
+        self.outcome.fallback = Fallback.LOCALHOST_SLOT
+        try:
+            return self._run_here(job.argv, capture=True)
+        finally:
+            self.slots.release_remote()
+
+    def _finish_remote(
+        self, job: CompileJob, host: Host, cpp: Preprocessed | None, reply: Reply
+    ) -> int:
+        remote_code = exit_code_from_wait_status(reply.status)
+        cpp_stderr = cpp.stderr if cpp is not None else b""
+        if reply.status == 0:
+            write_atomically(self.tmp, job.output, reply.obj)
+            if cpp is not None:
+                cpp.commit_dep()
+            elif job.dep is not None and reply.dotd is not None:
+                self._write_dotd(job, reply.dotd)
+            if reply.stdout:
+                write_all(1, reply.stdout)
+            if cpp_stderr or reply.stderr:
+                write_all(2, cpp_stderr + reply.stderr)
+            self.slots.enjoyed(host)
+            self.outcome.where = "remote"
+            self.outcome.host = host.spec
+            self.outcome.fallback = ""
+            return 0
+        if cpp is not None:
+            cpp.discard()
+        if self.cfg.skip_local_retry or not self.cfg.fallback:
+            if not self.cfg.fallback:
+                log.warning("remote compile failed and fallbacks are disabled")
+            write_all(1, reply.stdout)
+            write_all(2, cpp_stderr + reply.stderr)
+            self.outcome.where = "remote"
+            self.outcome.host = host.spec
+            return remote_code
+        log.info(f"remote compilation of '{job.source}' failed, retrying locally")
+        local_code = self.run_local(job.argv, Fallback.REMOTE_ERROR_RETRY)
+        if local_code != remote_code:
+            log.warning(
+                f"remote compile on {host.spec} exited {remote_code} but the local one "
+                f"exited {local_code}: backing the host off"
+            )
+            self.slots.backoff(host)
+        return local_code
+
+    def _write_dotd(self, job: CompileJob, dotd: bytes) -> None:
+        assert job.dep is not None
+        if job.dep.append:
+            try:
+                with open(job.dep.path, "rb") as f:
+                    dotd = f.read() + dotd
+            except FileNotFoundError:
+                pass
+        write_atomically(self.tmp, job.dep.path, dotd)
+
+
+class Preprocessed:
+    """The job's local cpp run: the ``.i`` text, cpp's stderr, and the pending ``.d``."""
+
+    def __init__(self, owner: Compiler, job: CompileJob) -> None:
+        self.owner = owner
+        self.job = job
+        self.stderr = b""
+        self.i_path = ""
+        self.dep_temp = ""
+        self._data: bytes | None = None
+        self._pid = 0
+        self._err_fd = -1
+        self._err_path = ""
+        self._cpp_lock: _Held
+        self.started = False
+
+    def start(self) -> None:
+        """Start cpp in the background (unless the source is already preprocessed)."""
+        job, tmp = self.job, self.owner.tmp
+        self.started = True
+        if job.preprocessed:
+            return
+        self.i_path, i_fd = tmp.create("distcc_", preprocessed_extension(job.language))
+        os.close(i_fd)
+        argv = local_cpp_argv(job, self.i_path)
+        env = self.owner.env
+        if job.dep is not None:
+            self.dep_temp, dep_fd = sibling_temp(tmp, job.dep.path)
+            if job.dep.append:
+                # DEPENDENCIES_OUTPUT: gcc appends, so the temp starts as the old file.
+                try:
+                    with open(job.dep.path, "rb") as old:
+                        write_all(dep_fd, old.read())
+                except FileNotFoundError:
+                    pass
+            os.close(dep_fd)
+            argv, env = redirect_dep_output(argv, env, job.dep.path, self.dep_temp)
+        self._err_path, self._err_fd = tmp.create("distcc_cpp_stderr_", ".txt")
+        self._cpp_lock = self.owner.slots.local_cpp()
+        self._cpp_lock.__enter__()
+        try:
+            self._pid = spawn(argv, env, stderr_fd=self._err_fd)
+        except OSError as exc:
+            log.error(f"failed to exec {argv[0]}: {exc.strerror}")
+            self._pid = 0
+            return
+        tmp.children.append(self._pid)
+
+    def finish(self) -> bool:
+        """Wait for cpp; True if the preprocessed source is ready."""
+        job, tmp = self.job, self.owner.tmp
+        if job.preprocessed:
+            try:
+                with open(job.source, "rb") as f:
+                    self._data = f.read()
+            except OSError as exc:
+                log.error(f"failed to read {job.source}: {exc.strerror}")
+                return False
+            return True
+        status = 1
+        try:
+            if self._pid:
+                status = wait(self._pid)
+                tmp.children.remove(self._pid)
+        finally:
+            self._cpp_lock.__exit__(None, None, None)
+            os.close(self._err_fd)
+        with open(self._err_path, "rb") as f:
+            self.stderr = f.read()
+        return self._pid != 0 and status == 0
+
+    def data(self) -> bytes:
+        if self._data is None:
+            with open(self.i_path, "rb") as f:
+                self._data = f.read()
+        return self._data
+
+    def commit_dep(self) -> None:
+        if self.dep_temp and self.job.dep is not None:
+            move_into_place(self.owner.tmp, self.dep_temp, self.job.dep.path)
+            self.dep_temp = ""
+
+    def discard(self) -> None:
+        if self.dep_temp:
+            try:
+                os.unlink(self.dep_temp)
+            except OSError:
+                pass
+            self.owner.tmp.forget(self.dep_temp)
+            self.dep_temp = ""
+
+
+def redirect_dep_output(
+    argv: list[str], env: dict[str, str], dep_path: str, temp: str
+) -> tuple[list[str], dict[str, str]]:
+    """Make cpp write the ``.d`` file to ``temp`` instead of ``dep_path``.
+
+    The file is named by ``-MF`` (separate or joined) or, failing that, by
+    ``DEPENDENCIES_OUTPUT``/``SUNPRO_DEPENDENCIES`` ("file [target]").
+    """
+    out = list(argv)
+    for i, word in enumerate(out):
+        if word == "-MF" and i + 1 < len(out) and out[i + 1] == dep_path:
+            out[i + 1] = temp
+            return out, env
+        if word == "-MF" + dep_path:
+            out[i] = "-MF" + temp
+            return out, env
+    for var in ("DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES"):
+        value = env.get(var)
+        if value:
+            name, sep, target = value.partition(" ")
+            if name == dep_path:
+                new_env = dict(env)
+                new_env[var] = temp + sep + target
+                return out, new_env
+    return out, env

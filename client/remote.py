@@ -1,0 +1,83 @@
+"""The network half of a plain-mode job: send the request, read the reply.
+
+Imported by ``client.compile`` only once cpp is running, so that its imports (sockets,
+LZO, the protocol codec) cost nothing on the critical path.
+
+- ``open_request(job, host, cfg)``: connect and send everything before ``DOTI``;
+- ``exchange(conn, host, preprocessed, outcome)``: send ``DOTI``, read the reply, close.
+Both raise ``RemoteFailure`` for anything that is the host's fault (transport, protocol).
+"""
+
+from __future__ import annotations
+
+from client.transport import Connection, TcpConnection, TransportError
+from common.compiler.rewrite import plain_server_argv
+from common.protocol import (
+    DOTI,
+    ProtocolError,
+    Reader,
+    Reply,
+    bulk_packet,
+    compresses,
+    read_reply,
+    request_head,
+)
+from common.values import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from client.compile import Outcome
+    from client.config import Config
+    from client.hosts import Host
+    from common.compiler.job import CompileJob
+
+__all__ = ["Connection", "RemoteFailure", "connect", "exchange", "open_request", "send_whole"]
+
+
+class RemoteFailure(Exception):
+    """The host failed (transport, protocol, refusal): back it off, try another."""
+
+
+def connect(host: Host, cfg: Config) -> Connection:
+    try:
+        return TcpConnection(host.hostname, host.port, cfg.io_timeout, cfg.tcp_cork)
+    except TransportError as exc:
+        raise RemoteFailure(str(exc)) from None
+
+
+def open_request(job: CompileJob, host: Host, cfg: Config, version: int) -> Connection:
+    """Connect to ``host`` and send a protocol 1/2 request head (everything before DOTI)."""
+    conn = connect(host, cfg)
+    try:
+        conn.cork(True)
+        conn.send(request_head(version, plain_server_argv(job)))
+    except TransportError as exc:
+        conn.close()
+        raise RemoteFailure(str(exc)) from None
+    return conn
+
+
+def exchange(conn: Connection, version: int, preprocessed: bytes, outcome: Outcome) -> Reply:
+    """Send the preprocessed source and read the reply; always closes ``conn``."""
+    return _finish(conn, bulk_packet(DOTI, preprocessed, compresses(version)), version, outcome)
+
+
+def send_whole(
+    job: CompileJob, host: Host, cfg: Config, payload: bytes, version: int, outcome: Outcome
+) -> Reply:
+    """Connect, send a complete request (protocol 3), read the reply."""
+    conn = connect(host, cfg)
+    conn.cork(True)
+    return _finish(conn, payload, version, outcome)
+
+
+def _finish(conn: Connection, payload: bytes, version: int, outcome: Outcome) -> Reply:
+    try:
+        conn.send(payload)
+        conn.cork(False)
+        return read_reply(Reader(conn), version)  # type: ignore[arg-type]
+    except (TransportError, ProtocolError, OSError) as exc:
+        raise RemoteFailure(str(exc) or type(exc).__name__) from None
+    finally:
+        outcome.bytes_sent += conn.bytes_sent
+        outcome.bytes_received += conn.bytes_received
+        conn.close()

@@ -1,0 +1,122 @@
+"""The client's slots: host choice, locks and backoff in ``$DISTCC_DIR/lock``.
+
+``FileSlots`` implements the ``client.compile.Slots`` interface on top of ``client.where``,
+``client.locks`` and ``client.backoff`` (the files are distcc's, so a stock client sharing
+the same DISTCC_DIR sees our slots and backoff marks and we see theirs).
+
+Invariants: at most one remote slot and one local slot are held at a time; the local cpp
+slot is always taken after the remote slot and released before it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from client import log
+from client.backoff import enjoyed, mark
+from client.hosts import load_host_list, read_text_file
+from client.locks import lock_dir, lock_local, lock_local_cpp
+from client.where import pick_host
+from common.values import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from client.config import Config
+    from client.hosts import Host, HostList
+    from client.locks import SlotLock
+
+
+def load_hosts(env: Mapping[str, str]) -> HostList:
+    """The host list from the environment or files (HostSpecError -> exit 106)."""
+    return load_host_list(env, read_text_file, os.cpu_count() or 1, seed=os.getpid())
+
+
+class _Held:
+    """Context manager around a SlotLock that is taken lazily."""
+
+    def __init__(self, take: object) -> None:
+        self._take = take
+        self._lock: SlotLock | None = None
+
+    def __enter__(self) -> None:
+        self._lock = self._take()  # type: ignore[operator]
+
+    def __exit__(self, *exc: object) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+
+class FileSlots:
+    def __init__(self, cfg: Config, env: Mapping[str, str]) -> None:
+        self.cfg = cfg
+        self.env = env
+        self._hosts: HostList | None = None
+        self._dir: str | None = None
+        self.remote: SlotLock | None = None
+
+    @property
+    def hosts(self) -> HostList:
+        if self._hosts is None:
+            self._hosts = load_hosts(self.env)
+            for warning in self._hosts.warnings:
+                log.warning(warning)
+        return self._hosts
+
+    @property
+    def directory(self) -> str:
+        if self._dir is None:
+            self._dir = lock_dir(self.cfg.distcc_dir, self.cfg.distcc_dir_user_set)
+        return self._dir
+
+    def acquire_remote(self, exclude: set[str] | None = None) -> Host | None:
+        hosts = self.hosts.hosts
+        if exclude:
+            hosts = tuple(h for h in hosts if h.spec not in exclude)
+        if not hosts:
+            return None
+        lock = pick_host(
+            self.directory,
+            hosts,
+            backoff_period=self.cfg.backoff_period,
+            now=time.time(),
+            sleep=time.sleep,
+            pause_ms=self.cfg.pause_time_ms,
+        )
+        self.remote = lock
+        return None if lock is None else lock.host
+
+    def release_remote(self) -> None:
+        if self.remote is not None:
+            self.remote.release()
+            self.remote = None
+
+    def local(self) -> _Held:
+        return _Held(
+            lambda: lock_local(
+                self.directory,
+                self.hosts.local_slots,
+                time.sleep,
+                self.cfg.pause_time_ms,
+                avoid=[self.remote] if self.remote else [],
+            )
+        )
+
+    def local_cpp(self) -> _Held:
+        return _Held(
+            lambda: lock_local_cpp(
+                self.directory,
+                self.hosts.local_slots_cpp,
+                time.sleep,
+                self.cfg.pause_time_ms,
+                avoid=[self.remote] if self.remote else [],
+            )
+        )
+
+    def backoff(self, host: Host) -> None:
+        mark(self.directory, host, self.cfg.backoff_period)
+
+    def enjoyed(self, host: Host) -> None:
+        enjoyed(self.directory, host, self.cfg.backoff_period)

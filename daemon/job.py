@@ -1,0 +1,298 @@
+"""One connection: read a protocol 1 or 2 request, run the compiler, send the reply.
+
+The flow follows distcc's ``dcc_run_job`` (reference §5.1), with every check moved in
+front of the expensive part: ``DIST``, ``ARGC``/``ARGV`` (bounded), command and compiler
+checks, *then* ``DOTI`` into a private job directory, then a compile slot, the compiler,
+the reply (§1.5: ``DONE STAT SERR SOUT DOTO``, the object only on success).
+
+Failure policy (stock wire behaviour): anything wrong before the compiler runs (protocol
+error, refused compiler or option) closes the connection without a reply; the reason is
+logged.  A compiler that cannot be started is a *result*: status 110<<8 with distcc's
+"failed to exec" line in SERR.  A client that disconnects while its compiler runs gets
+that compiler's process group SIGTERMed (SIGKILL after a grace period); ``--job-lifetime``
+does the same and replies with status 118<<8 (EXIT_TIMEOUT).
+
+The compiler runs in the job directory (so relative side outputs stay inside it and are
+removed with it), in a session of its own, stdin from /dev/null, stdout and stderr to
+files in the job directory.
+
+Invariants: at most ``slots`` compilers run at once (the slot is taken only around the
+compiler, so reading requests never waits for compiles); the job directory is removed
+whatever happened (unless DISTCC_SAVE_TEMPS=1); exactly one summary line is logged per
+connection, at NOTICE::
+
+    client: 127.0.0.1:40000 COMPILE_OK exit:0 sig:0 core:0 ret:0 time:12ms gcc hello.c
+
+Log records of WARNING and above emitted by the job's thread are also returned to the
+client in SERR, as distcc does ("failed to exec ...").
+
+Protocol 3 is rejected (a protocol error, logged) until pump support lands; ``_run``
+dispatches on the version so that a ``_serve_pump`` slots in beside ``_serve_plain``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from common.exitcodes import ExitCode
+from common.protocol import (
+    ARGC,
+    ARGV,
+    DOTI,
+    Limits,
+    ProtocolError,
+    Reader,
+    Reply,
+    TruncatedError,
+    compresses,
+    reply_packets,
+)
+from daemon import runner
+from daemon.allowlist import CompilerPolicy, Refusal
+from daemon.command import Refused, ServerCommand, prepare
+from daemon.options import NOTICE
+from daemon.stats import Result, Stats
+from daemon.transport import WATCH_EVENTS, Connection
+
+log = logging.getLogger(__name__)
+
+# Linux's MAX_ARG_STRLEN and a share of ARG_MAX: exec would refuse more anyway.  256 MiB
+# for one preprocessed source, compressed or inflated, is ~10x the largest real ones.
+DAEMON_LIMITS = Limits(max_string=1 << 17, max_argc=1 << 14, max_bulk=1 << 28, max_version=3)
+SERVED_VERSIONS = (1, 2)
+MAX_ARGV_BYTES = 1 << 21
+
+
+@dataclass
+class JobContext:
+    """What every job shares; built once by the server."""
+
+    policy: CompilerPolicy
+    stats: Stats
+    slots: threading.BoundedSemaphore
+    tmp_dir: str
+    env: dict[str, str]
+    clock: Callable[[], float]
+    job_lifetime: float = 0.0
+    save_temps: bool = False  # DISTCC_SAVE_TEMPS=1: keep job directories (debugging)
+    limits: Limits = DAEMON_LIMITS
+    registry: runner.ProcessRegistry = field(default_factory=runner.ProcessRegistry)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+
+class _Capture(threading.local):
+    lines: list[str] | None = None
+
+
+_capture = _Capture()
+
+
+class JobLogCapture(logging.Handler):
+    """Copies WARNING+ records of the current job's thread into that job's SERR."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        lines = _capture.lines
+        if lines is not None:
+            lines.append(self.format(record))
+
+
+class _Abort(Exception):
+    """End the job without a reply; ``result`` and ``ret`` go to the summary."""
+
+    def __init__(self, result: str, ret: int, message: str) -> None:
+        super().__init__(message)
+        self.result = result
+        self.ret = ret
+
+
+@dataclass
+class Outcome:
+    result: str = Result.OTHER
+    status: int = 0
+    ret: int = 0
+    compiler: str = ""
+    source: str = ""
+
+
+def serve(conn: Connection, ctx: JobContext) -> Outcome:
+    """Handle one connection completely (the caller closes it)."""
+    start = ctx.clock()
+    outcome = Outcome()
+    _capture.lines = []
+    try:
+        _run(conn, ctx, outcome)
+    except _Abort as exc:
+        outcome.result, outcome.ret = exc.result, exc.ret
+        log.error("%s: %s", conn.peer, exc)
+    except TruncatedError as exc:
+        outcome.result, outcome.ret = Result.OTHER, ExitCode.TRUNCATED
+        log.error("%s: %s", conn.peer, exc)
+    except ProtocolError as exc:
+        outcome.result, outcome.ret = Result.REJ_BAD_REQ, ExitCode.PROTOCOL_ERROR
+        log.error("%s: %s", conn.peer, exc)
+    except OSError as exc:
+        outcome.result, outcome.ret = Result.CLI_DISCONN, ExitCode.IO_ERROR
+        log.error("%s: I/O error: %s", conn.peer, exc)
+    except Exception:  # a bug must not take the daemon down with it
+        outcome.result, outcome.ret = Result.OTHER, ExitCode.DISTCC_FAILED
+        log.exception("%s: internal error", conn.peer)
+    finally:
+        _capture.lines = None
+    elapsed = ctx.clock() - start
+    ctx.stats.record(outcome.result, ctx.clock(), elapsed, outcome.compiler, outcome.source)
+    log.log(NOTICE, "%s", summary(conn.peer, outcome, elapsed))
+    return outcome
+
+
+def summary(peer: str, outcome: Outcome, elapsed: float) -> str:
+    status = outcome.status
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
+    line = (
+        f"client: {peer} {outcome.result} exit:{code}"
+        f" sig:{os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0}"
+        f" core:{int(os.WCOREDUMP(status))} ret:{outcome.ret} time:{int(elapsed * 1000)}ms"
+    )
+    if outcome.result in (Result.COMPILE_OK, Result.COMPILE_ERROR):
+        line += f" {outcome.compiler} {outcome.source}"
+    return line
+
+
+def _read_argv(reader: Reader) -> list[str]:
+    argc = reader.expect(ARGC)
+    if not 1 <= argc <= reader.limits.max_argc:
+        raise ProtocolError(f"ARGC {argc} out of range 1..{reader.limits.max_argc}")
+    argv: list[str] = []
+    total = 0
+    for _ in range(argc):
+        word = reader.read_string(ARGV)
+        total += len(word) + 1
+        if total > MAX_ARGV_BYTES:
+            raise ProtocolError(f"argv longer than {MAX_ARGV_BYTES} bytes")
+        if "\0" in word:
+            raise ProtocolError("NUL byte in an argument")
+        argv.append(word)
+    return argv
+
+
+def _run(conn: Connection, ctx: JobContext, outcome: Outcome) -> None:
+    reader = Reader(conn.rfile, ctx.limits)
+    version = reader.read_version()
+    if version not in SERVED_VERSIONS:
+        raise ProtocolError(f"protocol {version} (pump mode) is not served by this daemon")
+    _serve_plain(conn, ctx, reader, version, outcome)
+
+
+def _serve_plain(
+    conn: Connection, ctx: JobContext, reader: Reader, version: int, outcome: Outcome
+) -> None:
+    """Protocols 1 and 2: ``ARGC``/``ARGV`` then ``DOTI`` (already preprocessed)."""
+    argv = _read_argv(reader)
+    command = prepare(argv)
+    if isinstance(command, Refused):
+        raise _Abort(Result.OTHER, ExitCode.BAD_ARGUMENTS, f"refused {argv[0]}: {command.reason}")
+    program = ctx.policy.check(command.compiler)
+    if isinstance(program, Refusal):
+        raise _Abort(Result.OTHER, ExitCode.BAD_ARGUMENTS, f"refused: {program.reason}")
+    outcome.compiler, outcome.source = command.compiler, command.source
+    job_dir = tempfile.mkdtemp(prefix="distccd_", dir=ctx.tmp_dir)
+    try:
+        _compile_and_reply(conn, ctx, reader, version, command, program, job_dir, outcome)
+    finally:
+        if ctx.save_temps:
+            log.info("DISTCC_SAVE_TEMPS: keeping %s", job_dir)
+        else:
+            shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def _compile_and_reply(
+    conn: Connection,
+    ctx: JobContext,
+    reader: Reader,
+    version: int,
+    command: ServerCommand,
+    program: str,
+    job_dir: str,
+    outcome: Outcome,
+) -> None:
+    input_path = os.path.join(job_dir, "input" + command.input_suffix)
+    output_path = os.path.join(job_dir, "output.o")
+    source = reader.read_bulk(DOTI, compresses(version))
+    with open(input_path, "wb") as f:
+        f.write(source)
+    del source
+    argv = command.argv(program, input_path, output_path)
+    if not _take_slot(conn, ctx):
+        if ctx.stopping.is_set():
+            raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
+        raise _Abort(Result.CLI_DISCONN, ExitCode.IO_ERROR, "client disconnected while queued")
+    try:
+        ran = runner.run(
+            argv,
+            env=ctx.env,
+            cwd=job_dir,
+            stdout_path=os.path.join(job_dir, "stdout"),
+            stderr_path=os.path.join(job_dir, "stderr"),
+            watch=conn,
+            registry=ctx.registry,
+            lifetime=ctx.job_lifetime,
+            clock=ctx.clock,
+        )
+    finally:
+        ctx.slots.release()
+    status = outcome.status = ran.status
+    if ran.ended == runner.Ended.CLIENT_GONE:
+        raise _Abort(Result.CLI_DISCONN, ExitCode.IO_ERROR, "client disconnected, compiler killed")
+    if ctx.stopping.is_set() and os.WIFSIGNALED(status):
+        # We killed it: no reply, so that the client retries elsewhere instead of
+        # reporting a compiler crash.
+        raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
+    stderr = _read(os.path.join(job_dir, "stderr"))
+    captured = _capture.lines or []
+    if captured:
+        stderr = "".join(line + "\n" for line in captured).encode() + stderr
+    ok = status == 0
+    reply = Reply(
+        version,
+        status,
+        stderr=stderr,
+        stdout=_read(os.path.join(job_dir, "stdout")),
+        obj=_read(output_path) if ok else b"",
+    )
+    conn.send(reply_packets(reply))
+    if ran.ended == runner.Ended.TIMED_OUT:
+        outcome.result = Result.COMPILE_TIMEOUT
+    else:
+        outcome.result = Result.COMPILE_OK if ok else Result.COMPILE_ERROR
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return b""
+
+
+def _take_slot(conn: Connection, ctx: JobContext) -> bool:
+    """Wait for a compile slot; False if the client went away meanwhile."""
+    if ctx.slots.acquire(blocking=False):
+        return True
+    poller = select.poll()
+    poller.register(conn.watch_fd, WATCH_EVENTS)
+    while not ctx.stopping.is_set():
+        if ctx.slots.acquire(timeout=0.2):
+            return True
+        for _, events in poller.poll(0):
+            if conn.gone(events):
+                return False
+    return False

@@ -1,0 +1,1 @@
+"""The ELF backend: ET_REL rewritten at any length, linked files in place."""

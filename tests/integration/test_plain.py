@@ -1,0 +1,292 @@
+"""Plain mode end to end: our client, our daemon, real gcc, and misbehaving servers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import client_env
+from tests.integration.daemons import Daemon, free_port
+
+
+def run(
+    cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, timeout=timeout)
+
+
+def local_object(src: Path, args: list[str], name: str = "local.o") -> bytes:
+    subprocess.run(["gcc", *args, "-o", name], cwd=src, check=True)
+    return (src / name).read_bytes()
+
+
+@pytest.mark.parametrize("opts", ["", ",lzo"], ids=["protocol1", "protocol2"])
+def test_compile_and_link_remotely(
+    tool_bin: Path, our_daemon: Daemon, hello: Path, clean_env: dict[str, str], opts: str
+) -> None:
+    env = client_env(clean_env, our_daemon.hostspec + opts)
+    r = run([str(tool_bin / "distcc"), "gcc", "-c", "hello.c", "-o", "hello.o"], hello, env)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == b"", r.stderr.decode()
+    assert (hello / "hello.o").read_bytes() == local_object(hello, ["-c", "hello.c"])
+    assert our_daemon.compile_ok(1) == 1
+    subprocess.run(["gcc", "hello.o", "-o", "hello"], cwd=hello, check=True)
+    out = subprocess.run([str(hello / "hello")], capture_output=True, check=True).stdout
+    assert out == b"hello from distcc-py\n"
+
+
+def test_syntax_error_matches_local_and_does_not_back_off(
+    tool_bin: Path, our_daemon: Daemon, hello: Path, clean_env: dict[str, str]
+) -> None:
+    (hello / "bad.c").write_text("int main(void) { return 0 }\n")
+    env = client_env(clean_env, our_daemon.hostspec)
+    local = run(["gcc", "-c", "bad.c", "-o", "bad.o"], hello, env)
+    ours = run([str(tool_bin / "distcc"), "gcc", "-c", "bad.c", "-o", "bad.o"], hello, env)
+    assert local.returncode != 0
+    assert ours.returncode == local.returncode
+    assert local.stderr in ours.stderr  # the compiler's own message, whole
+    assert ours.stderr.count(b"error: expected") == 1  # written once, not twice
+    assert not (hello / "bad.o").exists()
+    lock_dir = Path(clean_env["DISTCC_DIR"]) / "lock"
+    assert not list(lock_dir.glob("backoff*")), "a user's syntax error backed the host off"
+
+
+def test_dependency_file_names_the_right_file_and_target(
+    tool_bin: Path, our_daemon: Daemon, hello: Path, clean_env: dict[str, str]
+) -> None:
+    (hello / "obj").mkdir()
+    env = client_env(clean_env, our_daemon.hostspec + ",lzo")
+    args = ["-c", "hello.c", "-MD", "-o", "obj/hello.o"]
+    r = run([str(tool_bin / "distcc"), "gcc", *args], hello, env)
+    assert r.returncode == 0, r.stderr
+    ours = (hello / "obj" / "hello.d").read_text()
+    (hello / "obj" / "hello.d").unlink()
+    subprocess.run(["gcc", *args], cwd=hello, check=True)
+    assert ours == (hello / "obj" / "hello.d").read_text()
+    assert ours.startswith("obj/hello.o:")
+
+
+def test_dead_host_is_skipped_for_the_next(
+    tool_bin: Path, our_daemon: Daemon, hello: Path, clean_env: dict[str, str]
+) -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    env = client_env(clean_env, f"{dead} {our_daemon.hostspec}")
+    r = run([str(tool_bin / "distcc"), "gcc", "-c", "hello.c", "-o", "hello.o"], hello, env)
+    assert r.returncode == 0, r.stderr
+    assert our_daemon.compile_ok(1) == 1
+    backoffs = [p.name for p in (Path(clean_env["DISTCC_DIR"]) / "lock").glob("backoff*")]
+    assert len(backoffs) == 1 and str(dead.split(":")[1]) in backoffs[0]
+
+
+def test_all_hosts_down_falls_back_locally_with_a_warning(
+    tool_bin: Path, hello: Path, clean_env: dict[str, str]
+) -> None:
+    env = client_env(clean_env, f"127.0.0.1:{free_port()}")
+    r = run([str(tool_bin / "distcc"), "gcc", "-c", "hello.c", "-o", "hello.o"], hello, env)
+    assert r.returncode == 0
+    assert b"running locally" in r.stderr
+    assert (hello / "hello.o").read_bytes() == local_object(hello, ["-c", "hello.c"])
+
+
+def test_fallback_disabled_fails_without_output(
+    tool_bin: Path, hello: Path, clean_env: dict[str, str]
+) -> None:
+    env = client_env(clean_env, f"127.0.0.1:{free_port()}", DISTCC_FALLBACK="0")
+    r = run([str(tool_bin / "distcc"), "gcc", "-c", "hello.c", "-o", "hello.o"], hello, env)
+    assert 100 <= r.returncode <= 120
+    assert not (hello / "hello.o").exists()
+
+
+# ---------------------------------------------------------------- misbehaving servers
+
+
+class FakeServer:
+    """Accepts connections on loopback and answers each with ``respond(conn)``."""
+
+    def __init__(self, respond: Callable[[socket.socket], None]) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.respond = respond
+        self.connections = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                try:
+                    self.respond(conn)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def read_request(conn: socket.socket) -> None:
+    """Read until the client has sent its DOTI body (enough for these tests)."""
+    conn.settimeout(10)
+    data = b""
+    while b"DOTI" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    head = data.index(b"DOTI")
+    while len(data) < head + 12:
+        data += conn.recv(65536)
+    need = int(data[head + 4 : head + 12], 16) - (len(data) - head - 12)
+    while need > 0:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        need -= len(chunk)
+
+
+@pytest.fixture
+def truncating_server() -> Iterator[FakeServer]:
+    def respond(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(b"DONE00000001STAT00000000SERR00000000SOUT00000000DOTO00001000" + b"x" * 100)
+
+    s = FakeServer(respond)
+    yield s
+    s.close()
+
+
+def test_truncated_reply_leaves_no_partial_object(
+    tool_bin: Path, truncating_server: FakeServer, hello: Path, clean_env: dict[str, str]
+) -> None:
+    (hello / "hello.o").write_bytes(b"previous object")
+    env = client_env(clean_env, f"127.0.0.1:{truncating_server.port}", DISTCC_FALLBACK="0")
+    r = run([str(tool_bin / "distcc"), "gcc", "-c", "hello.c", "-o", "hello.o"], hello, env)
+    assert r.returncode != 0
+    assert truncating_server.connections == 1
+    assert (hello / "hello.o").read_bytes() == b"previous object"
+    assert sorted(p.name for p in hello.iterdir()) == ["hello.c", "hello.h", "hello.o"]
+    # With fallback allowed, the local compile replaces it.
+    env = client_env(clean_env, f"127.0.0.1:{truncating_server.port}", DISTCC_BACKOFF_PERIOD="0")
+    r = run([str(tool_bin / "distcc"), "gcc", "-c", "hello.c", "-o", "hello.o"], hello, env)
+    assert r.returncode == 0
+    assert (hello / "hello.o").read_bytes() == local_object(hello, ["-c", "hello.c"])
+
+
+@pytest.fixture
+def silent_server() -> Iterator[FakeServer]:
+    def respond(conn: socket.socket) -> None:
+        read_request(conn)
+        time.sleep(30)
+
+    s = FakeServer(respond)
+    yield s
+    s.close()
+
+
+def test_sigterm_removes_temp_files(
+    tool_bin: Path, silent_server: FakeServer, hello: Path, clean_env: dict[str, str]
+) -> None:
+    env = client_env(clean_env, f"127.0.0.1:{silent_server.port}")
+    proc = subprocess.Popen(
+        [str(tool_bin / "distcc"), "gcc", "-c", "hello.c", "-o", "hello.o"],
+        cwd=hello,
+        env=env,
+        stderr=subprocess.PIPE,
+    )
+    tmpdir = Path(env["TMPDIR"])
+    deadline = time.monotonic() + 20
+    while silent_server.connections == 0 or not list(tmpdir.iterdir()):
+        assert time.monotonic() < deadline, "client never reached the server"
+        time.sleep(0.02)
+    time.sleep(0.2)  # let it block in the read
+    proc.send_signal(signal.SIGTERM)
+    # Killed by the re-raised signal: a shell reports 128+15, Popen reports -15.
+    assert proc.wait(timeout=10) == -signal.SIGTERM
+    assert list(tmpdir.iterdir()) == []
+    assert not (hello / "hello.o").exists()
+
+
+def test_show_hosts_and_j(tool_bin: Path, clean_env: dict[str, str]) -> None:
+    env = client_env(clean_env, "a.example:4000/3,lzo  b.example/5 --localslots=2")
+    r = subprocess.run([str(tool_bin / "distcc"), "--show-hosts"], env=env, capture_output=True)
+    assert r.returncode == 0
+    assert r.stdout.decode().split("\n")[:2] == ["a.example:4000/3,lzo", "b.example/5"]
+    r = subprocess.run([str(tool_bin / "distcc"), "-j"], env=env, capture_output=True)
+    assert r.stdout == b"8\n"
+
+
+def test_bad_host_spec_exits_106(tool_bin: Path, hello: Path, clean_env: dict[str, str]) -> None:
+    env = client_env(clean_env, "host,bogus-option")
+    r = run([str(tool_bin / "distcc"), "gcc", "-c", "hello.c", "-o", "hello.o"], hello, env)
+    assert r.returncode == 106
+
+
+def test_recursion_guard(tool_bin: Path, hello: Path, clean_env: dict[str, str]) -> None:
+    env = client_env(clean_env, "localhost", _DISTCC_SAFEGUARD="1")
+    r = run([str(tool_bin / "distcc"), "gcc", "-c", "hello.c"], hello, env)
+    assert r.returncode == 111
+
+
+def test_masquerade_link(
+    tool_bin: Path, our_daemon: Daemon, hello: Path, clean_env: dict[str, str], tmp_path: Path
+) -> None:
+    masq = tmp_path / "masq"
+    masq.mkdir()
+    (masq / "gcc").symlink_to(tool_bin / "distcc")
+    env = client_env(clean_env, our_daemon.hostspec)
+    env["PATH"] = f"{masq}{os.pathsep}{env['PATH']}"
+    r = run(["gcc", "-c", "hello.c", "-o", "hello.o"], hello, env)
+    assert r.returncode == 0, r.stderr
+    assert our_daemon.compile_ok(1) == 1
+    assert (hello / "hello.o").read_bytes() == local_object(hello, ["-c", "hello.c"])
+
+
+def test_implicit_compiler(
+    tool_bin: Path, our_daemon: Daemon, hello: Path, clean_env: dict[str, str]
+) -> None:
+    env = client_env(clean_env, our_daemon.hostspec)
+    r = run([str(tool_bin / "distcc"), "-c", "hello.c", "-o", "hello.o"], hello, env)
+    assert r.returncode == 0, r.stderr
+    assert our_daemon.compile_ok(1) == 1
+
+
+def test_parallel_diagnostics_do_not_interleave(
+    tool_bin: Path, our_daemon: Daemon, tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    src = tmp_path / "par"
+    src.mkdir()
+    n = 12
+    for i in range(n):
+        body = "".join(f'#warning "job{i} line{k}"\n' for k in range(40))
+        (src / f"w{i}.c").write_text(body + f"int f{i}(void) {{ return {i}; }}\n")
+    env = client_env(clean_env, our_daemon.hostspec + "/8")
+    with open(src / "stderr.txt", "ab") as out:
+        procs = [
+            subprocess.Popen(
+                [str(tool_bin / "distcc"), "gcc", "-c", f"w{i}.c", "-o", f"w{i}.o"],
+                cwd=src,
+                env=env,
+                stderr=out,
+            )
+            for i in range(n)
+        ]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    lines = [ln for ln in (src / "stderr.txt").read_text().splitlines() if "#warning" in ln]
+    jobs = [ln.split('"job')[1].split(" ")[0] for ln in lines]
+    # Each job's 40 warnings form one contiguous run.
+    runs = [j for k, j in enumerate(jobs) if k == 0 or jobs[k - 1] != j]
+    assert sorted(runs) == sorted(str(i) for i in range(n))
