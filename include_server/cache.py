@@ -5,8 +5,9 @@ whenever nothing relevant changed, and recomputes exactly what an event could ha
 
 Invariants:
 - Three layers of memory: the file-system view (lstat, readlink, parsed files, keyed by
-  canonical path), resolvers (one per search configuration, holding resolution memos), and
-  closures (keyed by configuration, source and cwd, each with the set of paths it consulted).
+  canonical path), resolvers and include graphs (one pair per search configuration, holding
+  resolution memos and memoised reachable sets), and closures (keyed by configuration and
+  source, each with the set of paths it consulted).
 - ``on_event(path)``: the view forgets ``path`` and everything below it; resolvers are
   rebuilt (cheap, the view is still warm); a closure is dropped iff ``path`` is in its deps.
   Every dep of a memoised closure is known to the view, so an event on a path the view
@@ -16,9 +17,10 @@ Invariants:
 - ``drop_all(reason)``: everything goes (watcher overflow, watcher error); counted by reason.
 - A closure computed while a file was being modified (``cacheable`` False) is returned but
   not memoised.
-- Not thread-safe by itself: the server serialises calls with a lock.
+- Analyses only add to the memo tables, so several may run at once; ``on_event`` and
+  ``drop_all`` remove entries and must run alone (the server's readers-writer lock).
 
-Vocabulary: *analysis*: a closure, or a reason why there is none (``NotCoveredCommand``).
+Vocabulary: *analysis*: a closure, or a reason why there is none (``Analysis.reason``).
 """
 
 from __future__ import annotations

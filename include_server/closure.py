@@ -13,11 +13,13 @@ Invariants:
   compiler's predefined macros) to a fixed point: a newly reached file may define more.
 - ``deps`` lists every canonical path consulted (misses included): a file-system event on any
   other path cannot change this closure.
-- Pure over its inputs: the file-system view, the resolver and the predefined macros.
+- Pure over its inputs: the file-system view, the resolver (and its include ``graph``, which
+  memoises what each header reaches) and the predefined macros.
 
 Vocabulary:
-- *node*: (canonical file, canonical directory it was opened from, chain position); the
-  same file reached from two directories is two nodes (its quote includes differ).
+- *node*: see ``graph``: a file as reached from one directory, chain position, system-ness
+  and literal directory; the same file reached two ways is two nodes (its quote includes
+  may differ).
 - *system*: found in a system directory (``-isystem``, defaults, ``-idirafter``), as gcc's
   ``-MM`` understands it; *default*: under a compiler default directory (stock pump mode
   never ships those).
