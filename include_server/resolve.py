@@ -76,7 +76,7 @@ class Resolver:
             w = fs.walk(d.path)
             self.chain_walks.append(w)
             found.append(
-                ChainDir(d.path, w.canonical, d.role)
+                ChainDir(d.written or d.path, w.canonical, d.role)
                 if w.kind == Kind.DIR and w.canonical
                 else None
             )

@@ -84,6 +84,16 @@ def test_case(
     assert gcc_deps(args, where) <= paths
 
 
+def test_opened_names_are_as_gcc_forms_them(tree: Path) -> None:
+    where = tree / "next"
+    closure = Analyzer().analyze(["gcc", "-c", "-Ia", f"-I{where}/b", "main.c"], str(where))
+    assert closure.closure is not None
+    opened = {f.path: f.opened for f in closure.closure.files}
+    assert opened[str(where / "main.c")] == "main.c"
+    assert opened[str(where / "a" / "w.h")] == "a/w.h"  # relative -I: relative name
+    assert opened[str(where / "b" / "w.h")] == f"{where}/b/w.h"  # absolute -I: absolute
+
+
 def test_dotdot_directory_must_exist(tree: Path) -> None:
     closure = Analyzer().analyze(["gcc", "-c", "main.c"], str(tree / "dotdot")).closure
     assert closure is not None

@@ -90,6 +90,29 @@ def test_answers_and_second_request_from_memory(server: Server, project: Path) -
     assert all(p.startswith(root + "/") for p in first)
 
 
+def test_long_lived_server_sees_changes(server: Server, tmp_path: Path) -> None:
+    proj = (tmp_path / "live").resolve()
+    (proj / "a").mkdir(parents=True)
+    (proj / "b").mkdir()
+    (proj / "b" / "x.h").write_text("/* b */\n")
+    (proj / "main.c").write_text("#include <x.h>\n")
+    argv = ["gcc", "-c", "-Ia", "-Ib", "main.c"]
+    assert any(p.endswith("/b/x.h.lzo") for p in server.paths(proj, argv))
+    # A header created earlier in the search path: the next answer must use it.  The
+    # server learns it from inotify, asynchronously: poll against a deadline.
+    (proj / "a" / "x.h").write_text("/* a */\n")
+    deadline = time.monotonic() + 10
+    while True:
+        paths = server.paths(proj, argv)
+        if any(p.endswith("/a/x.h.lzo") for p in paths):
+            break
+        assert time.monotonic() < deadline, paths
+        time.sleep(0.02)
+    assert not any(p.endswith("/b/x.h.lzo") for p in paths)
+    counters = server.status()["counters"]
+    assert isinstance(counters, dict) and counters["closures-invalidated"] >= 1
+
+
 def test_forty_concurrent_clients(server: Server, project: Path) -> None:
     argv = ["gcc", "-c", "main.c", "-o", "main.o"]
     expected = server.paths(project, argv)
