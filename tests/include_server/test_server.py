@@ -234,15 +234,25 @@ def test_stock_pump_compile_against_stock_distccd(
             "INCLUDE_SERVER_PORT": server.port,
             "DISTCC_FALLBACK": "0",
         }
+        # Headers through an absolute -I (shipped as .lzo.abs with a #line) and a relative
+        # one: __FILE__ must name them as a local compile does.
+        (project / "inc").mkdir()
+        (project / "inc" / "a.h").write_text("static const char *where_a = __FILE__;\n")
+        (project / "main.c").write_text(
+            (project / "main.c").read_text()
+            + "#include <a.h>\nconst char *f(void) { return where_a; }\n"
+        )
+        flags = [f"-I{project}/inc", "-Ifarm"]
         subprocess.run(
-            [STOCK_DISTCC, "gcc", "-c", "main.c", "-o", "remote.o"],
+            [STOCK_DISTCC, "gcc", "-c", *flags, "main.c", "-o", "remote.o"],
             cwd=project,
             env=env,
             check=True,
             capture_output=True,
         )
-        subprocess.run(["gcc", "-c", "main.c", "-o", "local.o"], cwd=project, check=True)
+        subprocess.run(["gcc", "-c", *flags, "main.c", "-o", "local.o"], cwd=project, check=True)
         assert (project / "remote.o").read_bytes() == (project / "local.o").read_bytes()
+        assert f"{project}/inc/a.h".encode() in (project / "remote.o").read_bytes()
         assert server.status()["answered"] == 1
     finally:
         daemon.terminate()
