@@ -34,7 +34,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
+# bench/ is not put on sys.path: its common.py would shadow the ``common`` package.
+sys.path.append(str(REPO / "bench"))
 
 import corpus  # noqa: E402
 
