@@ -10,7 +10,8 @@ Invariants:
 - A connection that has not sent a whole request within ``READ_TIMEOUT`` is closed, and a
   request larger than ``MAX_REQUEST`` is refused.
 - ``quick(request)`` returns the reply if it can be given from memory, else None; then
-  ``slow(request)`` runs on a worker.  Replies are written in blocking mode with a timeout.
+  ``slow(request)`` runs on a worker.  The loop writes a quick reply without blocking and
+  leaves any rest to a worker; workers write in blocking mode with a timeout.
 - ``stop()`` may be called from a signal handler: it only sets a flag and wakes the loop.
 
 Vocabulary: *quick path*: a memoised answer; *slow path*: anything needing analysis.
@@ -154,11 +155,27 @@ class EventLoopServer:
             self._drop(conn)
             return True
         self._detach(conn)
-        reply = self.quick(request)
-        if reply is not None:
-            self._reply(sock, reply)
-        else:
+        try:
+            reply = self.quick(request)
+        except Exception:
+            logger.exception("quick path failed; answering on a worker")
+            reply = None
+        if reply is None:
             self._pool.submit(self._answer_slowly, sock, request)
+            return True
+        # Never block the loop on a slow reader: what does not fit in the socket buffer
+        # is finished on a worker.
+        try:
+            sent = sock.send(reply)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            sock.close()
+            return True
+        if sent < len(reply):
+            self._pool.submit(self._reply, sock, reply[sent:])
+        else:
+            sock.close()
         return True
 
     def _answer_slowly(self, sock: socket.socket, request: Request) -> None:
