@@ -157,3 +157,19 @@ def test_digest_and_size(tree: Path) -> None:
     data = (tree / "dotdot" / "up.h").read_bytes()
     assert entry.size == len(data)
     assert entry.digest == "blake2b:" + hashlib.blake2b(data, digest_size=32).hexdigest()
+
+
+def test_forced_includes_and_imacros(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    (root / "inc").mkdir()
+    (root / "forced.h").write_text("/* forced, found in cwd first */\n")
+    (root / "inc" / "macros.h").write_text('#define TARGET_HEADER "target.h"\n')
+    (root / "inc" / "target.h").write_text("/* named by a macro from -imacros */\n")
+    (root / "main.c").write_text("#include TARGET_HEADER\n")
+    argv = ["gcc", "-c", "-Iinc", "-include", "forced.h", "-imacros", "macros.h", "main.c"]
+    closure = Analyzer().analyze(argv, str(root)).closure
+    assert closure is not None and closure.covered, closure
+    paths = {f.path for f in closure.files}
+    assert {str(root / "forced.h"), str(root / "inc" / "macros.h")} <= paths
+    assert str(root / "inc" / "target.h") in paths
+    assert gcc_deps(argv[2:], root) <= paths
