@@ -37,7 +37,7 @@ from include_server.compiler_probe import CompilerProbe, ProbeError
 from include_server.filesystem import FileSystemView
 from include_server.graph import Graph
 from include_server.resolve import Resolver
-from include_server.search_paths import SearchConfig, build_config, probe_args
+from include_server.search_paths import SearchConfig, build_config, env_dirs, probe_args
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ class Analyzer:
         self,
         argv: Sequence[str],
         cwd: str,
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,  # the compile's (CPATH & co.), if known
         budget: Callable[[], None] | None = None,
         want_edges: bool = False,
     ) -> Analysis:
@@ -85,7 +85,8 @@ class Analyzer:
         except ProbeError as exc:
             self.counters["probe-error"] += 1
             return Analysis(None, f"compiler probe failed: {exc}", job)
-        config = build_config(job.options, cwd, probe.default_dirs)
+        extra = env_dirs(env, job.language) if env is not None else ((), ())
+        config = build_config(job.options, cwd, probe.default_dirs, extra)
         key = (config, job.source, id(probe))
         compiler = self.probe.compiler_stamp(job.compiler, cwd)
         closure = self._closures.get(key)

@@ -5,7 +5,8 @@ on stderr (between ``#include <...> search starts here:`` and ``End of search li
 the predefined macros on stdout.  Both depend only on the compiler binary, the language and
 the few options ``search_paths.probe_args`` keeps (sysroot, target, ``-m32``, ``-stdlib=``,
 ``-nostdinc``...), so results are memoised per (compiler realpath, its mtime and size,
-language, those options, environment variables that add directories).
+language, those options, ``SDKROOT``).  The probe runs without CPATH & co.: those belong
+to the compile (``search_paths.env_dirs``).
 
 Invariants:
 - ``(framework directory)`` lines (macOS) are dropped; directories are kept as the compiler
@@ -24,8 +25,8 @@ from dataclasses import dataclass
 
 from include_server.scanner import Define, definitions_in
 
-# Environment variables that change the compiler's search list.
-PATH_ENV = ("CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH", "SDKROOT")
+# Environment variables that change the compiler's search list; the probe runs without them.
+PATH_ENV = ("CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH")
 
 
 class ProbeError(Exception):
@@ -59,7 +60,11 @@ class CompilerProbe:
     """Memoised probes; ``run`` is injectable so tests can count calls."""
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        self._env = dict(os.environ if env is None else env)
+        # Without the variables that add directories: those are the compile's, not the
+        # compiler's (``search_paths.env_dirs`` gives them their real role).
+        self._env = {
+            k: v for k, v in (os.environ if env is None else env).items() if k not in PATH_ENV
+        }
         self._memo: dict[tuple[object, ...], ProbeResult] = {}
         self._which: dict[str, str] = {}
         self._realpaths: dict[tuple[str, int], str] = {}  # (path, inode of target) -> real
@@ -85,7 +90,7 @@ class CompilerProbe:
             st = os.stat(found)
         except OSError as exc:
             raise ProbeError(f"compiler {found!r}: {exc.strerror}") from None
-        env_part = tuple(self._env.get(k, "") for k in PATH_ENV)
+        env_part = self._env.get("SDKROOT", "")
         real = self._realpaths.get((found, st.st_ino))
         if real is None:
             real = self._realpaths[(found, st.st_ino)] = os.path.realpath(found)

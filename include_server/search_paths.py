@@ -24,7 +24,7 @@ Vocabulary: *default dirs* are the compiler's built-in system directories (from 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from common.compiler.job import Meaning, ParsedOption
@@ -106,9 +106,38 @@ def _absolute(cwd: str, path: str) -> str:
     return path if path.startswith("/") else os.path.join(cwd, path)
 
 
+# Environment variables gcc reads as extra search directories, by language.
+_SYSTEM_PATH_ENV = {
+    "c": "C_INCLUDE_PATH",
+    "c++": "CPLUS_INCLUDE_PATH",
+    "objective-c": "OBJC_INCLUDE_PATH",
+    "objective-c++": "OBJC_INCLUDE_PATH",
+}
+
+
+def env_dirs(env: Mapping[str, str], language: str) -> tuple[list[str], list[str]]:
+    """(bracket dirs from CPATH, system dirs from C_INCLUDE_PATH & co.), as gcc reads them.
+
+    An empty element means the current directory.  The compiler probe runs without these
+    variables, so the directories keep their real role instead of looking like defaults.
+    """
+
+    def split(value: str | None) -> list[str]:
+        if not value:
+            return []
+        return [p or "." for p in value.split(":")]
+
+    return split(env.get("CPATH")), split(env.get(_SYSTEM_PATH_ENV.get(language, "")))
+
+
 def build_config(
-    options: Sequence[ParsedOption], cwd: str, default_dirs: Sequence[str]
+    options: Sequence[ParsedOption],
+    cwd: str,
+    default_dirs: Sequence[str],
+    extra_dirs: tuple[Sequence[str], Sequence[str]] = ((), ()),
 ) -> SearchConfig:
+    """The search configuration; ``extra_dirs`` come from ``env_dirs`` (if the caller
+    knows the compile's environment)."""
     quote: list[str] = []
     before_dash: list[str] = []
     bracket: list[str] = []
@@ -184,8 +213,8 @@ def build_config(
     chain: list[SearchDir] = []
     chain += dirs(quote + before_dash, DirRole.QUOTE)
     angle_start = len(chain)
-    chain += dirs(bracket, DirRole.BRACKET)
-    chain += dirs(system, DirRole.SYSTEM)
+    chain += dirs(bracket + list(extra_dirs[0]), DirRole.BRACKET)
+    chain += dirs(system + list(extra_dirs[1]), DirRole.SYSTEM)
     chain += dirs(list(default_dirs), DirRole.DEFAULT)
     chain += dirs(after, DirRole.AFTER)
     return SearchConfig(
