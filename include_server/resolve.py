@@ -76,7 +76,7 @@ class Resolver:
             w = fs.walk(d.path)
             self.chain_walks.append(w)
             found.append(
-                ChainDir(d.path, w.canonical, d.role)
+                ChainDir(d.written or d.path, w.canonical, d.role)
                 if w.kind == Kind.DIR and w.canonical
                 else None
             )
@@ -171,7 +171,7 @@ class Resolver:
         for directory, index, system in self._candidates(
             kind, is_next, includer_dir, includer_index
         ):
-            w = self.fs.walk(_join(directory, name))
+            w = self.fs.walk_from(directory, name)
             deps.extend(w.deps)
             if w.kind == Kind.FILE:
                 return Resolution(Hit(w, index, system), tuple(deps), (w,))

@@ -90,6 +90,29 @@ def test_answers_and_second_request_from_memory(server: Server, project: Path) -
     assert all(p.startswith(root + "/") for p in first)
 
 
+def test_long_lived_server_sees_changes(server: Server, tmp_path: Path) -> None:
+    proj = (tmp_path / "live").resolve()
+    (proj / "a").mkdir(parents=True)
+    (proj / "b").mkdir()
+    (proj / "b" / "x.h").write_text("/* b */\n")
+    (proj / "main.c").write_text("#include <x.h>\n")
+    argv = ["gcc", "-c", "-Ia", "-Ib", "main.c"]
+    assert any(p.endswith("/b/x.h.lzo") for p in server.paths(proj, argv))
+    # A header created earlier in the search path: the next answer must use it.  The
+    # server learns it from inotify, asynchronously: poll against a deadline.
+    (proj / "a" / "x.h").write_text("/* a */\n")
+    deadline = time.monotonic() + 10
+    while True:
+        paths = server.paths(proj, argv)
+        if any(p.endswith("/a/x.h.lzo") for p in paths):
+            break
+        assert time.monotonic() < deadline, paths
+        time.sleep(0.02)
+    assert not any(p.endswith("/b/x.h.lzo") for p in paths)
+    counters = server.status()["counters"]
+    assert isinstance(counters, dict) and counters["closures-invalidated"] >= 1
+
+
 def test_forty_concurrent_clients(server: Server, project: Path) -> None:
     argv = ["gcc", "-c", "main.c", "-o", "main.o"]
     expected = server.paths(project, argv)
@@ -114,7 +137,7 @@ def test_extension_carries_digests(server: Server, project: Path) -> None:
     assert isinstance(doc, dict) and doc["covered"]
     files = doc["files"]
     assert isinstance(files, list)
-    assert all(str(f["digest"]).startswith("sha256:") for f in files)
+    assert all(str(f["digest"]).startswith("blake2b:") for f in files)
 
 
 def test_not_covered_gives_empty_reply(server: Server, tmp_path: Path) -> None:
@@ -142,6 +165,9 @@ def test_idle_timeout(tool_bin: Path, tmp_path: Path) -> None:
 
 
 STOCK_ENV = {"DISTCC_HOSTS": "127.0.0.1/2,cpp,lzo"}
+# Debian's stock binaries by absolute path: a `distcc` earlier on PATH may be ours.
+STOCK_DISTCC = "/usr/bin/distcc"
+STOCK_DISTCCD = "/usr/bin/distccd"
 
 
 @pytest.mark.interop
@@ -150,7 +176,7 @@ def test_stock_client_scan_includes(
 ) -> None:
     env = {**clean_env, **STOCK_ENV, "INCLUDE_SERVER_PORT": server.port}
     out = subprocess.run(
-        ["distcc", "--scan-includes", "gcc", "-c", "main.c", "-o", "main.o"],
+        [STOCK_DISTCC, "--scan-includes", "gcc", "-c", "main.c", "-o", "main.o"],
         cwd=project,
         env=env,
         capture_output=True,
@@ -178,7 +204,7 @@ def test_stock_pump_compile_against_stock_distccd(
     port = _free_port()
     daemon = subprocess.Popen(
         [
-            "distccd",
+            STOCK_DISTCCD,
             "--no-detach",
             "--daemon",
             "--allow",
@@ -208,15 +234,25 @@ def test_stock_pump_compile_against_stock_distccd(
             "INCLUDE_SERVER_PORT": server.port,
             "DISTCC_FALLBACK": "0",
         }
+        # Headers through an absolute -I (shipped as .lzo.abs with a #line) and a relative
+        # one: __FILE__ must name them as a local compile does.
+        (project / "inc").mkdir()
+        (project / "inc" / "a.h").write_text("static const char *where_a = __FILE__;\n")
+        (project / "main.c").write_text(
+            (project / "main.c").read_text()
+            + "#include <a.h>\nconst char *f(void) { return where_a; }\n"
+        )
+        flags = [f"-I{project}/inc", "-Ifarm"]
         subprocess.run(
-            ["distcc", "gcc", "-c", "main.c", "-o", "remote.o"],
+            [STOCK_DISTCC, "gcc", "-c", *flags, "main.c", "-o", "remote.o"],
             cwd=project,
             env=env,
             check=True,
             capture_output=True,
         )
-        subprocess.run(["gcc", "-c", "main.c", "-o", "local.o"], cwd=project, check=True)
+        subprocess.run(["gcc", "-c", *flags, "main.c", "-o", "local.o"], cwd=project, check=True)
         assert (project / "remote.o").read_bytes() == (project / "local.o").read_bytes()
+        assert f"{project}/inc/a.h".encode() in (project / "remote.o").read_bytes()
         assert server.status()["answered"] == 1
     finally:
         daemon.terminate()
