@@ -155,8 +155,4 @@ class Analyzer:
         return {**self.fs.sizes(), "closures": len(self._closures)}
 
 
-def not_covered_lines(closure: Closure) -> list[str]:
-    return [f"{n.file}:{n.line}: {n.reason}" for n in closure.not_covered]
-
-
-__all__ = ["Analysis", "Analyzer", "NotCovered", "not_covered_lines"]
+__all__ = ["Analysis", "Analyzer", "NotCovered"]

@@ -131,6 +131,35 @@ def test_a_slow_client_does_not_hold_the_others(server: Server, project: Path) -
         assert time.monotonic() - start < 5
 
 
+def test_a_slow_analysis_does_not_hold_memoised_answers(
+    server: Server, project: Path, tmp_path: Path
+) -> None:
+    big = tmp_path / "big"
+    big.mkdir()
+    n = 3000
+    for i in range(n):
+        (big / f"h{i}.h").write_text(f'#include "h{i + 1}.h"\n' if i + 1 < n else "\n")
+    (big / "main.c").write_text('#include "h0.h"\n')
+    argv = ["gcc", "-c", "main.c", "-o", "main.o"]
+    server.paths(project, argv)  # memoised from now on
+    finished: list[str] = []
+    with ThreadPoolExecutor(41) as pool:
+        slow = pool.submit(
+            lambda: (server.paths(big, ["gcc", "-c", "main.c"]), finished.append("slow"))
+        )
+        quick = [
+            pool.submit(lambda: (server.paths(project, argv), finished.append("quick")))
+            for _ in range(40)
+        ]
+        for f in [slow, *quick]:
+            f.result(timeout=60)
+    assert len(slow.result()[0]) > n
+    # Memoised answers did not wait for the analysis (here all 40 come first; the margin is
+    # for a loaded machine, where the test's own client threads may start late).
+    assert finished.index("slow") >= 20
+    assert finished.count("quick") == 40
+
+
 def test_extension_carries_digests(server: Server, project: Path) -> None:
     raw = query(server.port, encode_request(str(project), ["gcc", "-c", "main.c"], True))
     doc = read_json(io.BytesIO(raw))
