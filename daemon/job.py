@@ -222,6 +222,12 @@ def _serve_pump(
     try:
         try:
             pumpjob.read_v3_entries(reader, space.mirror)
+            log.info(
+                "pump job: %d files, %d links in %s",
+                space.mirror.files,
+                len(space.mirror.links),
+                space.root,
+            )
         except BadName as exc:
             raise _Abort(Result.REJ_BAD_REQ, ExitCode.PROTOCOL_ERROR, f"refused: {exc}") from None
         done = run_pump_compile(conn, ctx, request, space)

@@ -166,7 +166,11 @@ class MirrorRoot:
             try:
                 os.symlink(actual, name, dir_fd=fd)
             except FileExistsError:
-                if os.readlink(name, dir_fd=fd) != actual:
+                try:
+                    same = os.readlink(name, dir_fd=fd) == actual
+                except OSError:
+                    same = False
+                if not same:
                     raise BadName(f"LINK {client_path}: something else is there") from None
         finally:
             os.close(fd)

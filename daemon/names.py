@@ -87,6 +87,9 @@ def resolve_relative(root: str, link_name: str, target: str) -> str | Escapes:
     check_target(target)
     if target.startswith("/"):
         raise BadName(f"LINK target {target!r} is absolute")
+    for part in target.split("/"):
+        if len(part.encode("utf-8", "surrogateescape")) > MAX_COMPONENT:
+            raise BadName(f"LINK target has a component longer than {MAX_COMPONENT} bytes")
     parent = "/".join(components(link_name)[:-1])
     landed = posixpath.normpath(posixpath.join(root, parent, target))
     if landed == root:
