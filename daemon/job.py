@@ -47,6 +47,7 @@ from common.protocol import (
     ARGC,
     ARGV,
     CDIR,
+    DIST,
     DOTI,
     Limits,
     ProtocolError,
@@ -56,12 +57,13 @@ from common.protocol import (
     compresses,
     reply_packets,
 )
-from daemon import pumpjob, runner
+from daemon import native, pumpjob, runner
 from daemon.allowlist import CompilerPolicy, Refusal
 from daemon.command import Refused, ServerCommand, prepare
 from daemon.names import BadName
 from daemon.options import NOTICE
 from daemon.stats import Result, Stats
+from daemon.store import DEFAULT_MAX_BYTES, STORE_NAME, OwnFiles, Store
 from daemon.sysdirs import Prober
 from daemon.transport import WATCH_EVENTS, Connection
 
@@ -92,10 +94,21 @@ class JobContext:
     registry: runner.ProcessRegistry = field(default_factory=runner.ProcessRegistry)
     stopping: threading.Event = field(default_factory=threading.Event)
     prober: Prober | None = None  # compilers' default include dirs (pump mode)
+    store_max_bytes: int = DEFAULT_MAX_BYTES
+    own_files: OwnFiles = field(default_factory=OwnFiles)  # digests of system headers
+    _store: Store | None = None
+    _store_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         if self.prober is None:
             self.prober = Prober(self.env)
+
+    def content_store(self) -> Store:
+        """The content store under TMPDIR, made on first use (native protocol)."""
+        with self._store_lock:
+            if self._store is None:
+                self._store = Store(os.path.join(self.tmp_dir, STORE_NAME), self.store_max_bytes)
+            return self._store
 
 
 class _Capture(threading.local):
@@ -197,7 +210,10 @@ def _read_argv(reader: Reader) -> list[str]:
 
 def _run(conn: Connection, ctx: JobContext, outcome: Outcome) -> None:
     reader = Reader(conn.rfile, ctx.limits)
-    version = reader.read_version()
+    version = reader.expect(DIST)
+    if version == native.NATIVE_VERSION:
+        _serve_native(conn, ctx, reader, outcome)
+        return
     if version not in SERVED_VERSIONS:
         raise ProtocolError(f"protocol {version} is not served by this daemon")
     if version == 3:
@@ -237,8 +253,84 @@ def _serve_pump(
         space.remove(ctx.save_temps)
 
 
+def _serve_native(conn: Connection, ctx: JobContext, reader: Reader, outcome: Outcome) -> None:
+    """The native protocol: like protocol 3, files by digest through the content store;
+    refusals are explicit (``ERRR``)."""
+    try:
+        cwd = reader.read_string(CDIR)
+        argv = _read_argv(reader)
+        assert ctx.prober is not None
+        request = pumpjob.check_request(cwd, argv, ctx.policy.check, ctx.prober)
+        outcome.compiler, outcome.source = request.job.compiler, request.job.source
+        entries = native.read_entries(reader)
+    except pumpjob.JobRefused as exc:
+        _refuse(conn, str(exc))
+        raise _Abort(exc.result, exc.ret, str(exc)) from None
+    except BadName as exc:
+        _refuse(conn, f"refused: {exc}")
+        raise _Abort(Result.REJ_BAD_REQ, ExitCode.PROTOCOL_ERROR, f"refused: {exc}") from None
+    except TruncatedError:
+        raise
+    except ProtocolError as exc:
+        _refuse(conn, f"bad request: {exc}")
+        raise
+    store = ctx.content_store()
+    digests = [e.digest for e in entries if e.digest]
+    with store.pinned(digests):
+        plan = native.plan(entries, store, ctx.own_files)
+        conn.send(native.need_packets(plan))
+        try:
+            native.read_blobs(reader, plan, store, pumpjob.MAX_TOTAL_BYTES)
+        except TruncatedError:
+            raise
+        except ProtocolError as exc:
+            _refuse(conn, f"bad request: {exc}")
+            raise
+        space = pumpjob.Workspace(ctx.tmp_dir, request.facts)
+        try:
+            try:
+                native.populate(space.mirror, entries, plan, store)
+                front: list[str] = []
+                back: list[str] = []
+                if plan.system_mismatch:
+                    front, back = native.system_args(space.mirror, entries, request.facts)
+            except BadName as exc:
+                _refuse(conn, f"refused: {exc}")
+                raise _Abort(
+                    Result.REJ_BAD_REQ, ExitCode.PROTOCOL_ERROR, f"refused: {exc}"
+                ) from None
+            log.info(
+                "native job: %d entries, %d received, system headers %s",
+                len(entries),
+                len(plan.need),
+                "sent by the client" if plan.system_mismatch else "the server's own",
+            )
+            done = run_pump_compile(conn, ctx, request, space, tuple(front), tuple(back))
+            conn.send(
+                native.reply_packets(
+                    done.status, done.stderr, done.stdout, done.obj, done.dotd, done.dwo
+                )
+            )
+            _record(outcome, done.status, done.ended)
+        finally:
+            space.remove(ctx.save_temps)
+
+
+def _refuse(conn: Connection, message: str) -> None:
+    """``ERRR`` (native protocol), best effort: the client may be gone already."""
+    try:
+        conn.send(native.error_packet(message))
+    except OSError:
+        pass
+
+
 def run_pump_compile(
-    conn: Connection, ctx: JobContext, request: pumpjob.PumpRequest, space: pumpjob.Workspace
+    conn: Connection,
+    ctx: JobContext,
+    request: pumpjob.PumpRequest,
+    space: pumpjob.Workspace,
+    front: tuple[str, ...] = (),
+    back: tuple[str, ...] = (),
 ) -> pumpjob.Compiled:
     """Compile in the mirror root under a slot; the shared tail of protocol 3 and native."""
 
@@ -261,7 +353,7 @@ def run_pump_compile(
             ctx.slots.release()
 
     try:
-        done = pumpjob.compile_in_root(request, space, run)
+        done = pumpjob.compile_in_root(request, space, run, front, back)
     except BadName as exc:
         raise _Abort(Result.REJ_BAD_REQ, ExitCode.PROTOCOL_ERROR, f"refused: {exc}") from None
     status = done.status

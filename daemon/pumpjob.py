@@ -175,8 +175,13 @@ def compile_in_root(
     request: PumpRequest,
     space: Workspace,
     run: Callable[[list[str], str], runner.Run],
+    front: tuple[str, ...] = (),
+    back: tuple[str, ...] = (),
 ) -> Compiled:
-    """Re-root the command, run it (``run(argv, cwd)``), fix and collect its outputs."""
+    """Re-root the command, run it (``run(argv, cwd)``), fix and collect its outputs.
+
+    ``front`` words go right after the prefix map, ``back`` words at the end (the native
+    protocol's own system directories)."""
     root = space.root
     mirror = space.mirror
     cwd_server = mirror.make_dir(request.cwd)
@@ -190,7 +195,7 @@ def compile_in_root(
     out_dir = mirror.make_output_dir(posixpath.dirname(command.output))
     if command.dwo is not None:
         mirror.make_output_dir(posixpath.dirname(command.dwo))
-    argv = [request.program, *command.argv[1:]]
+    argv = [request.program, command.argv[1], *front, *command.argv[2:], *back]
     ran = run(argv, cwd_server)
     stderr = _strip_root(ran.stderr, root)
     if ran.status != 0:
