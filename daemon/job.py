@@ -290,10 +290,9 @@ def _serve_native(conn: Connection, ctx: JobContext, reader: Reader, outcome: Ou
         try:
             try:
                 native.populate(space.mirror, entries, plan, store)
-                front: list[str] = []
                 back: list[str] = []
                 if plan.system_mismatch:
-                    front, back = native.system_args(space.mirror, entries, request.facts)
+                    back = native.system_args(space.mirror, request.facts)
             except BadName as exc:
                 _refuse(conn, f"refused: {exc}")
                 raise _Abort(
@@ -305,7 +304,7 @@ def _serve_native(conn: Connection, ctx: JobContext, reader: Reader, outcome: Ou
                 len(plan.need),
                 "sent by the client" if plan.system_mismatch else "the server's own",
             )
-            done = run_pump_compile(conn, ctx, request, space, tuple(front), tuple(back))
+            done = run_pump_compile(conn, ctx, request, space, (), tuple(back))
             conn.send(
                 native.reply_packets(
                     done.status, done.stderr, done.stdout, done.obj, done.dotd, done.dwo

@@ -12,10 +12,11 @@ System headers (``SDIG``): when every one matches the server's own file, the com
 uses its own directories and nothing is changed (the common case, byte-identical
 objects).  When one differs or is missing here, the compile must see the client's:
 every ``SDIG`` file is placed in the mirror root (a link to the server's own file when it
-matched, the received one otherwise), and the command gets ``-nostdinc`` plus
-``-isystem ROOT<dir>`` for each of the server's default directories, in its order, so
-lookups (``#include_next`` too) go through the root.  gcc's implicit
-``-include stdc-predef.h`` (dropped by ``-nostdinc``) is given back explicitly, first.
+matched, the received one otherwise), and the command gets ``-isystem ROOT<dir>`` for
+each of the server's default directories, in its order: they come before the real ones,
+hold every header of the closure, and so answer every lookup (``#include_next`` and gcc's
+implicit ``stdc-predef.h`` too) the way the client's directories did.  (``-nostdinc``
+would also drop gcc's implicit ``-include stdc-predef.h``.)
 
 The reply: ``DONE``, ``STAT``, ``SERR``, ``SOUT``, ``DOTO``, ``DOTD``, ``DDWO``, every bulk
 an LZ4 frame (0 = empty); refusals are ``ERRR <message>`` then close.
@@ -181,24 +182,14 @@ def _link_from_store(mirror: MirrorRoot, client_path: str, source: str) -> None:
             mirror.write_file(client_path, f.read())
 
 
-def system_args(
-    mirror: MirrorRoot, entries: list[Entry], facts: CompilerFacts
-) -> tuple[list[str], list[str]]:
-    """(words to put first, words to append) for a compile that must see the client's
-    system headers through the root."""
-    root = mirror.root
-    front: list[str] = []
-    if not facts.clang:
-        for d in facts.include_dirs:
-            predef = d.rstrip("/") + "/stdc-predef.h"
-            if any(e.kind == "S" and e.path == predef for e in entries):
-                front = ["-include", root + predef]
-                break
-    back = ["-nostdinc"]
+def system_args(mirror: MirrorRoot, facts: CompilerFacts) -> list[str]:
+    """Words to append for a compile that must see the client's system headers: the
+    server's default directories, re-rooted, searched before the real ones."""
+    out: list[str] = []
     for d in facts.include_dirs:
-        back += ["-isystem", root + d]
+        out += ["-isystem", mirror.root + d]
         mirror.make_dir(d)
-    return front, back
+    return out
 
 
 def _lz4(token: bytes, data: bytes) -> bytes:
