@@ -3,7 +3,8 @@
 ``compile_commands(name)`` returns every (cwd, argv) the project's own build ran through the
 compiler.  The tree is fetched with ``/work/shared/corpus/get.sh`` and built with
 ``CC="<recorder> gcc"``; the recorder appends one JSON line per call, then runs gcc.  Builds
-are kept under ``$INCSERVER_CORPUS_CACHE`` (default ``/tmp/incserver-corpus``), so a second
+are kept under ``$INCSERVER_CORPUS_CACHE`` (default ``/var/tmp/incserver-corpus``, not /tmp: the
+include server watches the parents of the directories it reads, and /tmp is busy), so a second
 test session reuses them.
 """
 
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 
 GET = Path("/work/shared/corpus/get.sh")
-CACHE = Path(os.environ.get("INCSERVER_CORPUS_CACHE", "/tmp/incserver-corpus"))
+CACHE = Path(os.environ.get("INCSERVER_CORPUS_CACHE", "/var/tmp/incserver-corpus"))
 PROJECTS = {
     # name: (get.sh extra args, make args)
     "lua5.4": ([], ["linux"]),

@@ -17,6 +17,7 @@ DWARF 5 and ``-gz`` objects, where debugedit is known to exit 0 without rewritin
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -28,6 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import objrewrite  # noqa: E402
+
+os.environ["PYTHONPATH"] = str(REPO)  # the launcher finds this checkout, not an install
 
 SRC = """#include <bits/stdc++.h>
 template <class T> struct Box { T v; std::vector<T> xs; std::map<int, T> m;
@@ -75,24 +78,22 @@ def median_ms(fn: object, runs: int) -> float:
     return statistics.median(times)
 
 
-def time_command(cmd: list[str], work: Path, obj: Path, runs: int) -> float:
-    times = []
+def time_commands(cmds: list[list[str]], work: Path, obj: Path, runs: int) -> list[float]:
+    """Median wall time of each command; the commands alternate run by run, so a change
+    in the machine's load hits all of them alike (the machine is shared)."""
+    times: list[list[float]] = [[] for _ in cmds]
     for _ in range(runs):
-        shutil.copy(obj, work)
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+        for k, cmd in enumerate(cmds):
+            shutil.copy(obj, work)
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            times[k].append((time.perf_counter() - t0) * 1000)
+    return [statistics.median(t) for t in times]
 
 
-def launcher(out: Path) -> Path:
-    script = out / "objrewrite"
-    script.write_text(
-        f"#!{sys.executable} -S\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
-        "from objrewrite.cli import main\nsys.exit(main())\n"
-    )
-    script.chmod(0o755)
-    return script
+def launcher() -> list[str]:
+    """The command as installed with the -S launcher (bin/objrewrite, see pyproject)."""
+    return [sys.executable, "-S", str(REPO / "bin" / "objrewrite")]
 
 
 def leftovers(path: Path, old: str) -> int:
@@ -107,7 +108,9 @@ def main() -> int:
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     # Byte-compile, as an install does: the command's start-up depends on it.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "objrewrite")], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "-f", str(REPO / "objrewrite")], check=True
+    )
     for flags, name in (
         (["-O1", "-g3"], "big-gcc-g3.o"),
         (["-O1", "-g3", "-gdwarf-4"], "big-gcc-g3-dwarf4.o"),
@@ -132,13 +135,14 @@ def main() -> int:
             lambda d=data: objrewrite.rewrite_bytes(d, [("/no/such/dir", "/x")]), args.runs
         )
         work = out / "work.o"
-        t_cli = time_command(
-            [str(launcher(out)), "--map", f"{old}={NEW_LONG}", str(work)], work, obj, args.runs
-        )
+        ours_cmd = [*launcher(), "--map", f"{old}={NEW_LONG}", str(work)]
+        de_cmd = ["debugedit", "-b", old, "-d", NEW_LONG, str(work)]
+        t_cli, t_de = time_commands([ours_cmd, de_cmd], work, obj, args.runs)
+        shutil.copy(obj, work)
+        subprocess.run(ours_cmd, check=True, capture_output=True)
         ours_left = leftovers(work, old)
-        t_de = time_command(
-            ["debugedit", "-b", old, "-d", NEW_LONG, str(work)], work, obj, args.runs
-        )
+        shutil.copy(obj, work)
+        subprocess.run(de_cmd, check=True, capture_output=True)
         de_left = leftovers(work, old)
         rows = [
             ("objrewrite in-process", t_in),
@@ -163,7 +167,7 @@ def main() -> int:
         de_left = leftovers(work, cmirror)
         shutil.copy(cobj, work)
         ours = subprocess.run(
-            [str(launcher(out)), "--map", f"{cmirror}={NEW_LONG}", str(work)],
+            [*launcher(), "--map", f"{cmirror}={NEW_LONG}", str(work)],
             capture_output=True,
             text=True,
         )

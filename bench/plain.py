@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (
+from benchlib import (
     STOCK,
     Daemon,
     copy_tree,

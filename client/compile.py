@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 
 from client import log
+from client.hosts import NATIVE
 from client.outputs import move_into_place, sibling_temp, write_atomically
 from client.proc import spawn, wait, write_all
 from common.compiler.job import preprocessed_extension
@@ -58,6 +59,7 @@ class Fallback:
     PUMP_CPATH = "pump-cpath-set"  # CPATH, C_INCLUDE_PATH or CPLUS_INCLUDE_PATH
     PUMP_NO_INCLUDE_SERVER = "pump-no-include-server"  # INCLUDE_SERVER_PORT unset
     PUMP_NOT_COVERED = "pump-not-covered"  # the include server could not help
+    PUMP_STALE_FILE = "pump-stale-file"  # a header changed after the include server read it
     # Plus every LocalReason of the command-line model (not-compile, preprocess-only...).
 
 
@@ -128,8 +130,6 @@ class Compiler:
 
     # ------------------------------------------------------------------ the ladder
     def compile(self, job: CompileJob) -> int:
-        if job.dwo is not None:
-            return self.run_local(job.argv, Fallback.SPLIT_DWARF)
         host = self.slots.acquire_remote()
         if host is None:
             return self.run_local(job.argv, Fallback.NO_HOSTS)
@@ -144,18 +144,25 @@ class Compiler:
                 from client import remote  # in the shadow of cpp or of the include server
 
                 try:
-                    if host.protocol == 3 and self._pump_possible(job):
+                    if host.cpp_on_server and self._pump_possible(job):
                         reply = self._pump_attempt(job, host)
                         if reply is not None:
                             self.slots.release_remote()
                             return self._finish_remote(job, host, None, reply)
+                    if job.dwo is not None:
+                        # Protocols 1-3 cannot bring back a .dwo.
+                        self.slots.release_remote()
+                        cpp.discard()
+                        return self.run_local(job.argv, Fallback.SPLIT_DWARF)
                     if not cpp.started:
                         code = self._preprocess_and_open(job, host, cpp)
                         if isinstance(code, int):
                             return code
                         conn: Connection = code
                     else:
-                        conn = remote.open_request(job, host, self.cfg, min(host.protocol, 2))
+                        conn = remote.open_request(
+                            job, host, self.cfg, min(host.protocol, 2), self.env
+                        )
                     reply = remote.exchange(conn, min(host.protocol, 2), cpp.data(), self.outcome)
                 except remote.RemoteFailure as exc:
                     log.warning(f"failed to distribute {job.source} to {host.spec}: {exc}")
@@ -188,7 +195,7 @@ class Compiler:
         cpp.start()
         conn: Connection | RemoteFailure
         try:
-            conn = remote.open_request(job, host, self.cfg, min(host.protocol, 2))
+            conn = remote.open_request(job, host, self.cfg, min(host.protocol, 2), self.env)
         except remote.RemoteFailure as exc:
             conn = exc
         if not cpp.finish():
@@ -229,6 +236,8 @@ class Compiler:
 
         port = self.cfg.include_server_port or ""
         cwd = os.getcwd()
+        if host.protocol == NATIVE:
+            return self._native_attempt(job, host, port, cwd)
         try:
             with self.slots.local_cpp():
                 paths = pumpmode.ask_include_server(port, cwd, job.argv)
@@ -242,7 +251,7 @@ class Compiler:
             self._pump_fallback(Fallback.PUMP_NOT_COVERED, str(exc))
             log.warning(f"failed to read the include server's files: {exc}; preprocessing locally")
             return None
-        reply = remote.send_whole(job, host, self.cfg, payload, 3, self.outcome)
+        reply = remote.send_whole(host, self.cfg, payload, 3, self.outcome, self.env)
         self.outcome.mode = "pump"
         return reply
 
@@ -265,6 +274,8 @@ class Compiler:
                 cpp.commit_dep()
             elif job.dep is not None and reply.dotd is not None:
                 self._write_dotd(job, reply.dotd)
+            if job.dwo is not None and reply.dwo is not None:
+                write_atomically(self.tmp, job.dwo, reply.dwo)
             if reply.stdout:
                 write_all(1, reply.stdout)
             if cpp_stderr or reply.stderr:
@@ -293,6 +304,35 @@ class Compiler:
             )
             self.slots.backoff(host)
         return local_code
+
+    def _native_attempt(self, job: CompileJob, host: Host, port: str, cwd: str) -> Reply | None:
+        """Our native protocol: files by digest, only what the daemon lacks is sent."""
+        from client import native, pumpmode, remote
+        from client.transport import TransportError
+        from common.protocol import ProtocolError, Reply
+
+        try:
+            with self.slots.local_cpp():
+                entries = native.ask_closure(port, cwd, job.argv)
+        except pumpmode.NotCovered as exc:
+            self._pump_fallback(Fallback.PUMP_NOT_COVERED, str(exc))
+            log.warning(f"{exc}; preprocessing locally")
+            return None
+        conn = remote.connect(host, self.cfg, self.env)
+        try:
+            r = native.run(conn, cwd, pumpmode.server_argv(job), entries, self.outcome)
+        except native.StaleFile as exc:
+            self._pump_fallback(Fallback.PUMP_STALE_FILE, str(exc))
+            log.warning(f"{exc}; preprocessing locally")
+            return None
+        except native.NativeRefused as exc:
+            raise remote.RemoteFailure(f"refused: {exc}") from None
+        except (TransportError, ProtocolError, OSError) as exc:
+            raise remote.RemoteFailure(str(exc) or type(exc).__name__) from None
+        finally:
+            conn.close()
+        self.outcome.mode = "pump"
+        return Reply(native.NATIVE_VERSION, r.status, r.stderr, r.stdout, r.obj, r.dotd, r.dwo)
 
     def _write_dotd(self, job: CompileJob, dotd: bytes) -> None:
         assert job.dep is not None

@@ -110,7 +110,7 @@ class Host(Value):
     hostname: str  # "localhost" for Mode.LOCAL; an IPv6 literal without its brackets
     port: int  # TCP port (3632 default); 0 for local and SSH
     limit: int  # number of slots, >= 1
-    protocol: int  # 1, 2 (lzo) or 3 (cpp,lzo)
+    protocol: int  # 1, 2 (lzo), 3 (cpp,lzo) or NATIVE (4: ,native, our daemon)
     user: str | None  # SSH user, None if not given
     ssh_command: str | None  # SSH ``:COMMAND`` (replaces "distccd"), None if not given
     is_up: bool  # False with ``,down``: listed but never locked
@@ -154,8 +154,8 @@ class Host(Value):
 
     @property
     def cpp_on_server(self) -> bool:
-        """Pump mode: the server preprocesses (protocol 3)."""
-        return self.protocol == 3
+        """Pump mode: the server preprocesses (protocol 3, or our native protocol)."""
+        return self.protocol in (3, NATIVE)
 
     @property
     def is_local(self) -> bool:
@@ -227,10 +227,18 @@ def _split_at(text: str, stops: str) -> tuple[str, str]:
     return text, ""
 
 
-_OPTION_NAMES = ("lzo", "cpp", "down", "auth")
+_OPTION_NAMES = ("lzo", "cpp", "down", "auth", "native")
+# Host.protocol for ``,native`` (our daemon; docs/protocol.md).  Not a distcc version.
+NATIVE = 4
 
 
-def _protocol(lzo: bool, cpp: bool, entry: str) -> int:
+def _protocol(lzo: bool, cpp: bool, entry: str, native: bool = False) -> int:
+    if native:
+        if lzo or cpp:
+            raise HostSpecError(
+                f"',native' is a protocol of its own: drop ',lzo'/',cpp' in \"{entry}\""
+            )
+        return NATIVE
     if cpp and not lzo:
         raise HostSpecError(
             f"pump mode (',cpp') requires compression (',lzo'): invalid host options in \"{entry}\""
@@ -244,7 +252,7 @@ def _parse_options(rest: str, entry: str) -> tuple[int, bool, bool, str | None]:
     """``,opt,opt...`` (what follows the address) -> (protocol, is_up, auth, auth_name)."""
     if rest and rest[0] != ",":
         raise HostSpecError(f'unexpected "{rest}" in host specification "{entry}"')
-    lzo = cpp = auth = False
+    lzo = cpp = auth = native = False
     auth_name: str | None = None
     is_up = True
     for option in rest.split(",")[1:]:
@@ -262,9 +270,11 @@ def _parse_options(rest: str, entry: str) -> tuple[int, bool, bool, str | None]:
             lzo = True
         elif name == "cpp":
             cpp = True
+        elif name == "native":
+            native = True
         else:
             is_up = False
-    return _protocol(lzo, cpp, entry), is_up, auth, auth_name
+    return _protocol(lzo, cpp, entry, native), is_up, auth, auth_name
 
 
 def _parse_limit(rest: str, entry: str) -> tuple[int | None, str]:

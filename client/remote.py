@@ -10,7 +10,8 @@ Both raise ``RemoteFailure`` for anything that is the host's fault (transport, p
 
 from __future__ import annotations
 
-from client.transport import Connection, TcpConnection, TransportError
+from client.hosts import Mode
+from client.transport import Connection, PipeConnection, TcpConnection, TransportError
 from common.compiler.rewrite import plain_server_argv
 from common.protocol import (
     DOTI,
@@ -37,16 +38,35 @@ class RemoteFailure(Exception):
     """The host failed (transport, protocol, refusal): back it off, try another."""
 
 
-def connect(host: Host, cfg: Config) -> Connection:
+def ssh_argv(host: Host, cfg: Config) -> list[str]:
+    """``ssh [-l USER] HOST COMMAND --inetd --enable-tcp-insecure`` (DISTCC_SSH may hold up
+    to 12 extra words, as distcc allows)."""
+    words = cfg.ssh.split()[:13] or ["ssh"]
+    if host.user:
+        words += ["-l", host.user]
+    return [
+        *words,
+        host.hostname,
+        host.ssh_command or "distccd",
+        "--inetd",
+        "--enable-tcp-insecure",
+    ]
+
+
+def connect(host: Host, cfg: Config, env: dict[str, str] | None = None) -> Connection:
     try:
+        if host.mode == Mode.SSH:
+            return PipeConnection(ssh_argv(host, cfg), env if env is not None else {})
         return TcpConnection(host.hostname, host.port, cfg.io_timeout, cfg.tcp_cork)
     except TransportError as exc:
         raise RemoteFailure(str(exc)) from None
 
 
-def open_request(job: CompileJob, host: Host, cfg: Config, version: int) -> Connection:
+def open_request(
+    job: CompileJob, host: Host, cfg: Config, version: int, env: dict[str, str]
+) -> Connection:
     """Connect to ``host`` and send a protocol 1/2 request head (everything before DOTI)."""
-    conn = connect(host, cfg)
+    conn = connect(host, cfg, env)
     try:
         conn.cork(True)
         conn.send(request_head(version, plain_server_argv(job)))
@@ -62,10 +82,10 @@ def exchange(conn: Connection, version: int, preprocessed: bytes, outcome: Outco
 
 
 def send_whole(
-    job: CompileJob, host: Host, cfg: Config, payload: bytes, version: int, outcome: Outcome
+    host: Host, cfg: Config, payload: bytes, version: int, outcome: Outcome, env: dict[str, str]
 ) -> Reply:
     """Connect, send a complete request (protocol 3), read the reply."""
-    conn = connect(host, cfg)
+    conn = connect(host, cfg, env)
     conn.cork(True)
     return _finish(conn, payload, version, outcome)
 

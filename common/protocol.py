@@ -140,13 +140,14 @@ def request_head(version: int, argv: Sequence[str], cwd: str | None = None) -> b
 class Reply(Value):
     """What the server sends back after running the compiler."""
 
-    __slots__ = ("version", "status", "stderr", "stdout", "obj", "dotd")
+    __slots__ = ("version", "status", "stderr", "stdout", "obj", "dotd", "dwo")
     version: int
     status: int  # a Unix wait status
     stderr: bytes
     stdout: bytes
     obj: bytes
     dotd: bytes | None  # protocol 3 only, success only
+    dwo: bytes | None  # native protocol only: the -gsplit-dwarf .dwo
 
     def __init__(
         self,
@@ -156,8 +157,17 @@ class Reply(Value):
         stdout: bytes = b"",
         obj: bytes = b"",
         dotd: bytes | None = None,
+        dwo: bytes | None = None,
     ) -> None:
-        self._init(version=version, status=status, stderr=stderr, stdout=stdout, obj=obj, dotd=dotd)
+        self._init(
+            version=version,
+            status=status,
+            stderr=stderr,
+            stdout=stdout,
+            obj=obj,
+            dotd=dotd,
+            dwo=dwo,
+        )
 
 
 def reply_packets(reply: Reply) -> bytes:

@@ -408,27 +408,47 @@ def _compile_and_reply(
 ) -> None:
     input_path = os.path.join(job_dir, "input" + command.input_suffix)
     output_path = os.path.join(job_dir, "output.o")
-    source = reader.read_bulk(DOTI, compresses(version))
-    with open(input_path, "wb") as f:
-        f.write(source)
-    del source
-    argv = command.argv(program, input_path, output_path)
-    if not _take_slot(conn, ctx):
-        if ctx.stopping.is_set():
-            raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
-        raise _Abort(Result.CLI_DISCONN, ExitCode.IO_ERROR, "client disconnected while queued")
-    try:
-        ran = runner.run(
-            argv,
-            env=ctx.env,
-            cwd=job_dir,
-            watch=conn,
-            registry=ctx.registry,
-            lifetime=ctx.job_lifetime,
-            clock=ctx.clock,
-        )
-    finally:
-        ctx.slots.release()
+    language = PIPED_LANGUAGES.get(command.input_suffix)
+    if language is not None and ctx.slots.acquire(blocking=False):
+        # A slot is free now: start the compiler on a pipe before the preprocessed source
+        # arrives, so its start-up overlaps the client's cpp run.  (When every slot is
+        # busy, read first and queue, so that no slot waits on a client.)
+        argv = _piped(command.argv(program, input_path, output_path), input_path, language)
+        try:
+            ran = runner.run(
+                argv,
+                env=ctx.env,
+                cwd=job_dir,
+                watch=conn,
+                registry=ctx.registry,
+                lifetime=ctx.job_lifetime,
+                clock=ctx.clock,
+                feed=lambda: _receive_source(reader, version, input_path, ctx.save_temps),
+            )
+        finally:
+            ctx.slots.release()
+    else:
+        source = reader.read_bulk(DOTI, compresses(version))
+        with open(input_path, "wb") as f:
+            f.write(source)
+        del source
+        argv = command.argv(program, input_path, output_path)
+        if not _take_slot(conn, ctx):
+            if ctx.stopping.is_set():
+                raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
+            raise _Abort(Result.CLI_DISCONN, ExitCode.IO_ERROR, "client disconnected while queued")
+        try:
+            ran = runner.run(
+                argv,
+                env=ctx.env,
+                cwd=job_dir,
+                watch=conn,
+                registry=ctx.registry,
+                lifetime=ctx.job_lifetime,
+                clock=ctx.clock,
+            )
+        finally:
+            ctx.slots.release()
     status = outcome.status = ran.status
     if ctx.stopping.is_set() and (os.WIFSIGNALED(status) or ran.ended == runner.Ended.CLIENT_GONE):
         # We killed it (or cut the connection): no reply, so that the client retries
@@ -453,6 +473,34 @@ def _compile_and_reply(
         outcome.result = Result.COMPILE_TIMEOUT
     else:
         outcome.result = Result.COMPILE_OK if ok else Result.COMPILE_ERROR
+
+
+# cpp-output extension -> the -x language that reads it from a pipe without preprocessing.
+PIPED_LANGUAGES = {
+    ".i": "cpp-output",
+    ".ii": "c++-cpp-output",
+    ".mi": "objective-c-cpp-output",
+    ".mii": "objective-c++-cpp-output",
+}
+
+
+def _receive_source(reader: Reader, version: int, input_path: str, keep: bool) -> bytes:
+    """The preprocessed source (``DOTI``); also on disk when temp files are kept."""
+    source = reader.read_bulk(DOTI, compresses(version))
+    if keep:
+        with open(input_path, "wb") as f:
+            f.write(source)
+    return source
+
+
+def _piped(argv: list[str], input_path: str, language: str) -> list[str]:
+    """``argv`` reading its source from stdin: ``-x LANG -`` in place of the temp file.
+
+    Compiling ``-x cpp-output -`` gives the same object as compiling ``input.i``: the
+    names in debug info and diagnostics come from the linemarkers, not the input's name.
+    """
+    i = argv.index(input_path)
+    return [*argv[:i], "-x", language, "-", *argv[i + 1 :]]
 
 
 def _read(path: str) -> bytes:

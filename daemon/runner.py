@@ -1,6 +1,7 @@
 """Running one compiler: start it in its own session, wait for it while watching the client.
 
-``run(argv, ...)`` starts the compiler in ``cwd`` with stdin from /dev/null and stdout and
+``run(argv, ...)`` starts the compiler in ``cwd`` with stdin from /dev/null (or a pipe fed
+with the rest of the request, see ``feed``) and stdout and
 stderr into anonymous memory files (memfd: no file system work per job), then waits on
 two things at once with ``poll``: the compiler's pidfd and the client connection
 (``watch.watch_fd``; ``watch.gone(events)`` says whether the client left).  Whichever
@@ -96,23 +97,64 @@ def run(
     registry: ProcessRegistry,
     lifetime: float,
     clock: Callable[[], float],
+    feed: Callable[[], bytes] | None = None,
 ) -> Run:
-    """Run ``argv`` to completion (or until the client leaves or time is up)."""
+    """Run ``argv`` to completion (or until the client leaves or time is up).
+
+    With ``feed``, the compiler starts at once reading a pipe on stdin, and ``feed()`` (the
+    rest of the request, still arriving from the client) is written into it: the
+    compiler's start-up overlaps the wait.  If ``feed`` raises, the compiler is killed and
+    the exception propagates.
+    """
     out_fd = os.memfd_create("distccd-stdout", os.MFD_CLOEXEC)
     err_fd = os.memfd_create("distccd-stderr", os.MFD_CLOEXEC)
+    stdin_r, stdin_w = os.pipe() if feed is not None else (None, None)
     try:
-        pid = _start(argv, env, cwd, out_fd, err_fd)
+        pid = _start(argv, env, cwd, out_fd, err_fd, stdin_r)
+        if stdin_r is not None:
+            os.close(stdin_r)
+            stdin_r = None
         if pid is None:
+            if feed is not None:
+                feed()  # drain the request before the reply
             return Run(ExitCode.COMPILER_MISSING << 8, Ended.MISSING)
         registry.add(pid)
         try:
+            if feed is not None and stdin_w is not None:
+                try:
+                    data = feed()
+                except BaseException:
+                    _stop_pid(pid)
+                    raise
+                _write_all(stdin_w, data)
+                os.close(stdin_w)
+                stdin_w = None
             status, ended = _wait(pid, watch, lifetime, clock)
         finally:
             registry.discard(pid)
         return Run(status, ended, _contents(out_fd), _contents(err_fd))
     finally:
-        os.close(out_fd)
-        os.close(err_fd)
+        for fd in (out_fd, err_fd, stdin_r, stdin_w):
+            if fd is not None:
+                os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Into the compiler's stdin; a compiler that exits early (EPIPE) is not our error."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view) :]
+    except BrokenPipeError:
+        pass
+
+
+def _stop_pid(pid: int) -> None:
+    pidfd = os.pidfd_open(pid)
+    try:
+        _stop(pid, pidfd)
+    finally:
+        os.close(pidfd)
 
 
 def _contents(fd: int) -> bytes:
@@ -120,11 +162,13 @@ def _contents(fd: int) -> bytes:
     return os.pread(fd, size, 0) if size else b""
 
 
-def _spawn(argv: list[str], env: dict[str, str], cwd: str, out_fd: int, err_fd: int) -> int:
+def _spawn(
+    argv: list[str], env: dict[str, str], cwd: str, out_fd: int, err_fd: int, stdin: int | None
+) -> int:
     """Start the compiler in its own session (so its whole group can be killed)."""
     proc = subprocess.Popen(
         argv,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin is None else stdin,
         stdout=out_fd,
         stderr=err_fd,
         cwd=cwd,
@@ -137,16 +181,18 @@ def _spawn(argv: list[str], env: dict[str, str], cwd: str, out_fd: int, err_fd: 
     return proc.pid
 
 
-def _start(argv: list[str], env: dict[str, str], cwd: str, out_fd: int, err_fd: int) -> int | None:
+def _start(
+    argv: list[str], env: dict[str, str], cwd: str, out_fd: int, err_fd: int, stdin: int | None
+) -> int | None:
     """Start the compiler; on failure log distcc's "failed to exec" line, return None."""
     try:
-        return _spawn(argv, env, cwd, out_fd, err_fd)
+        return _spawn(argv, env, cwd, out_fd, err_fd, stdin)
     except OSError as exc:
         first = exc
     base = argv[0].rsplit("/", 1)[-1]
     if "/" in argv[0] and first.errno == errno.ENOENT and base:
         try:  # distcc's dcc_execvp: an absolute compiler missing here, try PATH
-            return _spawn([base, *argv[1:]], env, cwd, out_fd, err_fd)
+            return _spawn([base, *argv[1:]], env, cwd, out_fd, err_fd, stdin)
         except OSError:
             pass
     log.error("failed to exec %s: %s", argv[0], first.strerror)

@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not command:
         parser.error("no compile command given (after --)")
     cwd = os.getcwd()
-    analysis = Analyzer().analyze(command, cwd, want_edges=args.format == "tree")
+    analysis = Analyzer().analyze(command, cwd, env=os.environ, want_edges=args.format == "tree")
     if analysis.closure is None or analysis.job is None:
         print(f"include-analysis: {analysis.reason}", file=sys.stderr)
         return 2

@@ -5,25 +5,29 @@ whenever nothing relevant changed, and recomputes exactly what an event could ha
 
 Invariants:
 - Three layers of memory: the file-system view (lstat, readlink, parsed files, keyed by
-  canonical path), resolvers (one per search configuration, holding resolution memos), and
-  closures (keyed by configuration, source and cwd, each with the set of paths it consulted).
+  canonical path), resolvers and include graphs (one pair per search configuration, holding
+  resolution memos and memoised reachable sets), and closures (keyed by configuration and
+  source, each with the set of paths it consulted).
 - ``on_event(path)``: the view forgets ``path`` and everything below it; resolvers are
   rebuilt (cheap, the view is still warm); a closure is dropped iff ``path`` is in its deps.
+  Every dep of a memoised closure is known to the view, so an event on a path the view
+  never looked at returns at once.
   Since deps include every probed path (misses too) and every file read, no closure can
   survive an event that changes it.
 - ``drop_all(reason)``: everything goes (watcher overflow, watcher error); counted by reason.
 - A closure computed while a file was being modified (``cacheable`` False) is returned but
   not memoised.
-- Not thread-safe by itself: the server serialises calls with a lock.
+- Analyses only add to the memo tables, so several may run at once; ``on_event`` and
+  ``drop_all`` remove entries and must run alone (the server's readers-writer lock).
 
-Vocabulary: *analysis*: a closure, or a reason why there is none (``NotCoveredCommand``).
+Vocabulary: *analysis*: a closure, or a reason why there is none (``Analysis.reason``).
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from common.compiler.job import CompileJob, is_preprocessed_language
@@ -33,7 +37,7 @@ from include_server.compiler_probe import CompilerProbe, ProbeError
 from include_server.filesystem import FileSystemView
 from include_server.graph import Graph
 from include_server.resolve import Resolver
-from include_server.search_paths import SearchConfig, build_config, probe_args
+from include_server.search_paths import SearchConfig, build_config, env_dirs, probe_args
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +61,14 @@ class Analyzer:
         self._closures: dict[tuple[object, ...], Closure] = {}
         self.counters: Counter[str] = Counter()
         self.watched_dirs: set[str] = set()  # directories whose entries were consulted
-        self._deps_seen: set[str] = set()
+        self._parts_seen: dict[int, Collection[str]] = {}
+        self._paths_seen: set[str] = set()
 
     def analyze(
         self,
         argv: Sequence[str],
         cwd: str,
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,  # the compile's (CPATH & co.), if known
         budget: Callable[[], None] | None = None,
         want_edges: bool = False,
     ) -> Analysis:
@@ -80,7 +85,8 @@ class Analyzer:
         except ProbeError as exc:
             self.counters["probe-error"] += 1
             return Analysis(None, f"compiler probe failed: {exc}", job)
-        config = build_config(job.options, cwd, probe.default_dirs)
+        extra = env_dirs(env, job.language) if env is not None else ((), ())
+        config = build_config(job.options, cwd, probe.default_dirs, extra)
         key = (config, job.source, id(probe))
         compiler = self.probe.compiler_stamp(job.compiler, cwd)
         closure = self._closures.get(key)
@@ -105,10 +111,12 @@ class Analyzer:
             self._closures[key] = closure
         else:
             self.counters["not-cacheable"] += 1
-        fresh = closure.deps - self._deps_seen
-        if fresh:
-            self._deps_seen |= fresh
-            self.watched_dirs.update(os.path.dirname(dep) for dep in fresh)
+        for part in closure.deps.leaves(self._parts_seen):
+            fresh = set(part)
+            fresh -= self._paths_seen
+            if fresh:
+                self._paths_seen |= fresh
+                self.watched_dirs.update(os.path.dirname(dep) for dep in fresh)
         if not closure.covered:
             self.counters["not-covered"] += 1
         return Analysis(closure, None, job, key if closure.cacheable else None, compiler)
@@ -121,8 +129,14 @@ class Analyzer:
     def on_event(self, path: str) -> int:
         """A file-system event on ``path``; returns how many closures were dropped."""
         self.counters["events"] += 1
-        if self.fs.forget(path):
-            self._resolvers.clear()
+        if not self.fs.forget(path):
+            # Every dependency of a memoised closure was lstat-ed by the view and is still
+            # known to it (forgetting a path drops the closures that depend on it), so a
+            # path the view does not know cannot matter: the common case of files written
+            # next to sources, or of activity in /tmp.
+            return 0
+        self._resolvers.clear()
+        self._parts_seen.clear()  # the dropped graphs' parts may go
         stale = [k for k, c in self._closures.items() if path in c.deps]
         for k in stale:
             del self._closures[k]
@@ -132,7 +146,8 @@ class Analyzer:
     def drop_all(self, reason: str) -> None:
         self.counters[f"drop-all:{reason}"] += 1
         self.fs.forget_all()
-        self._deps_seen.clear()
+        self._parts_seen.clear()
+        self._paths_seen.clear()
         self._resolvers.clear()
         self._closures.clear()
 
@@ -140,8 +155,4 @@ class Analyzer:
         return {**self.fs.sizes(), "closures": len(self._closures)}
 
 
-def not_covered_lines(closure: Closure) -> list[str]:
-    return [f"{n.file}:{n.line}: {n.reason}" for n in closure.not_covered]
-
-
-__all__ = ["Analysis", "Analyzer", "NotCovered", "not_covered_lines"]
+__all__ = ["Analysis", "Analyzer", "NotCovered"]

@@ -26,7 +26,6 @@ Invariants:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -36,6 +35,7 @@ import lzo  # type: ignore[import-not-found,unused-ignore]  # noqa: F401  (warm:
 
 from common.compress import lzo_compress
 from include_server.closure import Closure
+from include_server.filesystem import content_digest
 
 MAX_COMPONENTS_IN_SERVER_ROOT = 20
 FORCING_NAME = "forcing_technique_271828"
@@ -71,15 +71,20 @@ class ClientRoot:
         self._written: dict[str, str] = {}  # path under root -> digest written
         self._lock = threading.Lock()
         self._made: set[str] = set()
+        self._dirs: set[str] = set()
 
     def _write_copy(self, dest: str, source: str, digest: str, prefix: bytes) -> bool:
         with open(source, "rb") as f:
             data = f.read()
-        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+        if content_digest(data) != digest:
             return False
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), prefix=".tmp-")
-        with os.fdopen(fd, "wb") as out:
+        directory = os.path.dirname(dest)
+        if directory not in self._dirs:
+            os.makedirs(directory, exist_ok=True)
+            self._dirs.add(directory)
+        # A name private to this thread (the root is private to this process).
+        tmp = f"{dest}.tmp-{threading.get_ident()}"
+        with open(tmp, "wb") as out:
             out.write(lzo_compress(prefix + data))
         os.replace(tmp, dest)
         return True

@@ -13,11 +13,13 @@ Invariants:
   compiler's predefined macros) to a fixed point: a newly reached file may define more.
 - ``deps`` lists every canonical path consulted (misses included): a file-system event on any
   other path cannot change this closure.
-- Pure over its inputs: the file-system view, the resolver and the predefined macros.
+- Pure over its inputs: the file-system view, the resolver (and its include ``graph``, which
+  memoises what each header reaches) and the predefined macros.
 
 Vocabulary:
-- *node*: (canonical file, canonical directory it was opened from, chain position); the
-  same file reached from two directories is two nodes (its quote includes differ).
+- *node*: see ``graph``: a file as reached from one directory, chain position, system-ness
+  and literal directory; the same file reached two ways is two nodes (its quote includes
+  may differ).
 - *system*: found in a system directory (``-isystem``, defaults, ``-idirafter``), as gcc's
   ``-MM`` understands it; *default*: under a compiler default directory (stock pump mode
   never ships those).
@@ -26,10 +28,11 @@ Vocabulary:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from include_server import macros
+from include_server.deps import Deps
 from include_server.filesystem import FileSystemView
 from include_server.graph import FileEntry, Graph, Node, Site, node_for, opened_name
 from include_server.resolve import Hit, Resolver
@@ -66,7 +69,7 @@ class Closure:
     default_dirs: tuple[str, ...]  # canonical
     search_dirs: tuple[str, ...]  # canonical, existing, in chain order
     edges: tuple[tuple[str, str], ...]  # (includer, included); empty unless asked for
-    deps: frozenset[str] = field(repr=False)
+    deps: Deps = field(repr=False)
     cacheable: bool = True
 
     @property
@@ -91,11 +94,20 @@ _DYNAMIC = frozenset(
 
 
 class MacroView(Mapping[str, Sequence[Define]]):
-    """Every definition of a name in the unit: predefined, ``-D``, then each file's."""
+    """Every definition of a name in the unit: predefined, ``-D``, then each file's.
 
-    def __init__(self, base: dict[str, list[Define]], scans: list[ScanResult]) -> None:
+    Bodies are re-read from the files that define the name (``FileSystemView.definitions``).
+    """
+
+    def __init__(
+        self,
+        base: dict[str, list[Define]],
+        scans: dict[str, ScanResult],
+        fs: FileSystemView,
+    ) -> None:
         self._base = base
         self._scans = scans
+        self._fs = fs
         self._cache: dict[str, list[Define]] = {}
 
     def __getitem__(self, name: str) -> Sequence[Define]:
@@ -104,9 +116,9 @@ class MacroView(Mapping[str, Sequence[Define]]):
         except KeyError:
             pass
         found = list(self._base.get(name, ()))
-        for scan in self._scans:
-            if name in scan.macros:
-                found.extend(scan.definitions(name))
+        needle = f"\0{name}\0"
+        for path in [p for p, scan in self._scans.items() if needle in scan.names]:
+            found.extend(self._fs.definitions(path, name))
         if not found:
             raise KeyError(name)
         self._cache[name] = found
@@ -123,8 +135,8 @@ class MacroView(Mapping[str, Sequence[Define]]):
 
     def __iter__(self) -> Iterator[str]:
         names = set(self._base)
-        for scan in self._scans:
-            names.update(scan.macros)
+        for scan in self._scans.values():
+            names.update(n for n in scan.names.split("\0") if n)
         return iter(names)
 
     def __len__(self) -> int:
@@ -150,12 +162,12 @@ def compute(
     graph = graph or Graph(fs, resolver)
     not_covered = [NotCovered("<command line>", 0, p) for p in config.problems]
     missing: dict[Missing, None] = {}
-    deps: list[frozenset[str] | tuple[str, ...]] = [resolver.deps]
+    deps: list[Collection[str]] = [resolver.deps]
     order: dict[Node, None] = {}
     opened: dict[str, str] = {}
     links: dict[str, str] = {}
     through: dict[str, None] = {}
-    scans: dict[int, ScanResult] = {}
+    scans: dict[str, ScanResult] = {}
     sites: dict[Site, None] = {}
     stable = True
     links.update(w for walk in resolver.chain_walks for w in walk.symlinks)
@@ -176,8 +188,7 @@ def compute(
         deps.append(reach.deps)
         links.update(reach.links)
         through.update(dict.fromkeys(reach.through))
-        for scan in reach.scans:
-            scans[id(scan)] = scan
+        scans.update(reach.scans)
         for site in reach.sites:
             sites.setdefault(site, None)
         for file, error in reach.errors:
@@ -210,7 +221,7 @@ def compute(
     done_sizes = (-1, -1)
     while sites and (len(order), len(sites)) != done_sizes:
         done_sizes = (len(order), len(sites))
-        problems, found = _expand_computed(list(sites), resolver, predefined, config, scans)
+        problems, found = _expand_computed(list(sites), resolver, predefined, config, scans, fs)
         for m in found.missing:
             missing.setdefault(m, None)
         deps.extend(found.deps)
@@ -257,7 +268,7 @@ def compute(
         default_dirs=resolver.default_dirs,
         search_dirs=tuple(c.canonical for c in resolver.chain),
         edges=tuple(edges[c] for c in files if c in edges),
-        deps=frozenset().union(*deps),
+        deps=Deps(deps),
         cacheable=stable,
     )
 
@@ -298,12 +309,13 @@ def _expand_computed(
     resolver: Resolver,
     predefined: Iterable[Define],
     config: SearchConfig,
-    scans: dict[int, ScanResult],
+    scans: dict[str, ScanResult],
+    fs: FileSystemView,
 ) -> tuple[list[NotCovered], _Found]:
     """Resolve every computed include with the unit's macros; return what stays uncovered."""
     problems: list[NotCovered] = []
     found = _Found()
-    table = MacroView(_base_table(predefined, config), list(scans.values()))
+    table = MacroView(_base_table(predefined, config), scans, fs)
     for node, text, line, is_next in sites:
         path, directory, index, system, literal = node
         if text == UNTERMINATED_COMMENT:
@@ -312,10 +324,13 @@ def _expand_computed(
             continue
         try:
             names = macros.header_names(text, table)
+            dynamic = _DYNAMIC.intersection(macros.identifiers(text, table))
         except macros.ExpansionTooLarge as exc:
             problems.append(NotCovered(path, line, f"computed include {text!r}: {exc}"))
             continue
-        dynamic = _DYNAMIC.intersection(macros.identifiers(text, table))
+        except OSError as exc:
+            problems.append(NotCovered(path, line, f"computed include {text!r}: {exc}"))
+            continue
         if dynamic:
             reason = f"computed include {text!r} uses {', '.join(sorted(dynamic))}"
             if all((n.file, n.line) != (path, line) for n in problems):

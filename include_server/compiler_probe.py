@@ -5,7 +5,8 @@ on stderr (between ``#include <...> search starts here:`` and ``End of search li
 the predefined macros on stdout.  Both depend only on the compiler binary, the language and
 the few options ``search_paths.probe_args`` keeps (sysroot, target, ``-m32``, ``-stdlib=``,
 ``-nostdinc``...), so results are memoised per (compiler realpath, its mtime and size,
-language, those options, environment variables that add directories).
+language, those options, ``SDKROOT``).  The probe runs without CPATH & co.: those belong
+to the compile (``search_paths.env_dirs``).
 
 Invariants:
 - ``(framework directory)`` lines (macOS) are dropped; directories are kept as the compiler
@@ -22,10 +23,10 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from include_server.scanner import Define, scan
+from include_server.scanner import Define, definitions_in
 
-# Environment variables that change the compiler's search list.
-PATH_ENV = ("CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH", "SDKROOT")
+# Environment variables that change the compiler's search list; the probe runs without them.
+PATH_ENV = ("CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH")
 
 
 class ProbeError(Exception):
@@ -59,24 +60,42 @@ class CompilerProbe:
     """Memoised probes; ``run`` is injectable so tests can count calls."""
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        self._env = dict(os.environ if env is None else env)
+        # Without the variables that add directories: those are the compile's, not the
+        # compiler's (``search_paths.env_dirs`` gives them their real role).
+        self._env = {
+            k: v for k, v in (os.environ if env is None else env).items() if k not in PATH_ENV
+        }
         self._memo: dict[tuple[object, ...], ProbeResult] = {}
+        self._which: dict[str, str] = {}
+        self._realpaths: dict[tuple[str, int], str] = {}  # (path, inode of target) -> real
         self.runs = 0
 
     def key(
         self, compiler: str, language: str, args: Sequence[str], cwd: str
     ) -> tuple[object, ...]:
-        found = compiler if "/" in compiler else shutil.which(compiler, path=self._env.get("PATH"))
+        if "/" in compiler:
+            found: str | None = os.path.join(cwd, compiler)
+        else:
+            # PATH lookups are memoised (this server's PATH does not change); the stat
+            # below still sees a compiler replaced in place.
+            found = self._which.get(compiler)
+            if found is None:
+                found = shutil.which(compiler, path=self._env.get("PATH"))
+                if found is not None:
+                    found = os.path.abspath(found)
+                    self._which[compiler] = found
         if found is None:
             raise ProbeError(f"compiler {compiler!r} not found on PATH")
-        found = os.path.join(cwd, found)
         try:
             st = os.stat(found)
         except OSError as exc:
             raise ProbeError(f"compiler {found!r}: {exc.strerror}") from None
-        env_part = tuple(self._env.get(k, "") for k in PATH_ENV)
+        env_part = self._env.get("SDKROOT", "")
+        real = self._realpaths.get((found, st.st_ino))
+        if real is None:
+            real = self._realpaths[(found, st.st_ino)] = os.path.realpath(found)
         return (
-            os.path.realpath(found),
+            real,
             st.st_mtime_ns,
             st.st_size,
             compiler,
@@ -113,6 +132,6 @@ class CompilerProbe:
         if proc.returncode != 0:
             last = stderr.strip().splitlines()[-1:] or [""]
             raise ProbeError(f"{' '.join(cmd)} exited {proc.returncode}: {last[0]}")
-        result = ProbeResult(parse_search_list(stderr), tuple(scan(proc.stdout).defines))
+        result = ProbeResult(parse_search_list(stderr), tuple(definitions_in(proc.stdout)))
         self._memo[key] = result
         return result

@@ -23,14 +23,18 @@ Vocabulary:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat as stat_mod
+from _blake2 import blake2b  # builtin: hashlib would load OpenSSL (~4 MB of RSS)
 from dataclasses import dataclass
 
-from include_server.scanner import ScanResult, scan
+from include_server.scanner import Define, ScanResult, definitions_in, scan
 
 MAX_SYMLINK_HOPS = 40
+
+
+class FileChanged(OSError):
+    """A file's bytes differ from those its scan was made from."""
 
 
 class Kind:
@@ -63,9 +67,14 @@ class Walk:
 class FileData:
     canonical: str
     size: int
-    digest: str  # "sha256:<hex>"
+    digest: str  # "blake2b:<hex of 32 bytes>" (see ``content_digest``)
     scan: ScanResult
     stable: bool
+
+
+def content_digest(data: bytes) -> str:
+    """The digest files are known by: BLAKE2b-256, self-describing ("blake2b:<hex>")."""
+    return "blake2b:" + blake2b(data, digest_size=32).hexdigest()
 
 
 def _stat_info(st: os.stat_result) -> StatInfo:
@@ -92,7 +101,9 @@ class FileSystemView:
         self._lstat: dict[str, StatInfo | None] = {}
         self._links: dict[str, str] = {}
         self._walks: dict[str, Walk] = {}
+        self._walks_from: dict[tuple[str, str], Walk] = {}
         self._files: dict[str, FileData] = {}
+        self._definitions: dict[tuple[str, str], list[Define]] = {}
         self.stats = {"lstat": 0, "read": 0, "unstable": 0}
 
     # -- primitives -------------------------------------------------------------------
@@ -128,12 +139,28 @@ class FileSystemView:
         self._walks[path] = result
         return result
 
-    def _walk(self, path: str) -> Walk:
+    def walk_from(self, directory: str, name: str) -> Walk:
+        """``walk(directory/name)`` for a *canonical* existing ``directory``.
+
+        Only ``name``'s components are looked at: the directory's own were consulted (and
+        recorded as dependencies) when it was found.
+        """
+        key = (directory, name)
+        try:
+            return self._walks_from[key]
+        except KeyError:
+            pass
+        # Kept apart from ``_walks``: this walk's deps start at ``directory``.
+        result = self._walk(_join(directory, name), directory, name)
+        self._walks_from[key] = result
+        return result
+
+    def _walk(self, path: str, start: str = "/", rest: str | None = None) -> Walk:
         deps: list[str] = []
         symlinks: list[tuple[str, str]] = []
         through: list[str] = []
-        remaining = [c for c in reversed(path.split("/")) if c]
-        cur = "/"
+        remaining = [c for c in reversed((path if rest is None else rest).split("/")) if c]
+        cur = start
         hops = 0
 
         def missing() -> Walk:
@@ -197,7 +224,7 @@ class FileSystemView:
         result = FileData(
             canonical,
             len(data),
-            "sha256:" + hashlib.sha256(data).hexdigest(),
+            content_digest(data),
             scan(data),
             stable,
         )
@@ -205,6 +232,27 @@ class FileSystemView:
             self._files[canonical] = result
         else:
             self.stats["unstable"] += 1
+        return result
+
+    def definitions(self, canonical: str, name: str) -> list[Define]:
+        """The ``#define``s of ``name`` in the file, re-read from disk (scans keep names only).
+
+        Raises ``FileChanged`` if the bytes no longer match what the scan saw.
+        """
+        key = (canonical, name)
+        try:
+            return self._definitions[key]
+        except KeyError:
+            pass
+        with open(canonical, "rb") as f:
+            data = f.read()
+        known = self._files.get(canonical)
+        if known is not None and content_digest(data) != known.digest:
+            raise FileChanged(f"{canonical} changed while being analysed")
+        result = definitions_in(data, name)
+        if len(self._definitions) > 100_000:
+            self._definitions.clear()
+        self._definitions[key] = result
         return result
 
     # -- invalidation -----------------------------------------------------------------
@@ -218,6 +266,7 @@ class FileSystemView:
         if path not in self._lstat:
             return False
         info = self._lstat.pop(path)
+        self._definitions.clear()
         self._links.pop(path, None)
         self._files.pop(path, None)
         if info is not None and info.kind == Kind.DIR:
@@ -227,17 +276,20 @@ class FileSystemView:
                 for k in stale:
                     del table[k]
         self._walks.clear()
+        self._walks_from.clear()
         return True
 
     def forget_all(self) -> None:
         self._lstat.clear()
         self._links.clear()
         self._walks.clear()
+        self._walks_from.clear()
         self._files.clear()
+        self._definitions.clear()
 
     def sizes(self) -> dict[str, int]:
         return {
             "lstat": len(self._lstat),
-            "walks": len(self._walks),
+            "walks": len(self._walks) + len(self._walks_from),
             "files": len(self._files),
         }

@@ -23,9 +23,10 @@ of a computed include.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
+from include_server.deps import Deps
 from include_server.filesystem import FileSystemView
 from include_server.resolve import Hit, Resolver
 from include_server.scanner import IncludeKind, ScanResult
@@ -71,10 +72,10 @@ class Reach:
     opened: dict[str, str]  # canonical -> first opened name (for nodes after the root)
     sites: tuple[Site, ...]
     missing: tuple[MissingInclude, ...]
-    deps: frozenset[str]
+    deps: Deps  # the nodes' own dependency sets, shared
     links: dict[str, str]
     through: tuple[str, ...]
-    scans: tuple[ScanResult, ...]
+    scans: tuple[tuple[str, ScanResult], ...]  # (canonical, scan) of files with #defines
     stable: bool
     errors: tuple[tuple[str, str], ...]
 
@@ -198,7 +199,7 @@ class Graph:
             frozenset(deps),
             tuple(links.items()),
             tuple(through),
-            data.scan if data.scan.macros else None,
+            data.scan if data.scan.names else None,
             data.stable,
         )
 
@@ -223,10 +224,10 @@ class Graph:
         opened: dict[str, str] = {}
         sites: list[Site] = []
         missing: list[MissingInclude] = []
-        deps: list[frozenset[str]] = []
+        deps: list[Collection[str]] = []
         links: dict[str, str] = {}
         through: list[str] = []
-        scans: list[ScanResult] = []
+        scans: list[tuple[str, ScanResult]] = []
         errors: list[tuple[str, str]] = []
         stable = True
         stack = [root]
@@ -236,13 +237,11 @@ class Graph:
             node = stack.pop()
             done = memo.get(node) if node is not root else None
             if done is not None:
-                order.append(node)
-                for n in done.nodes:
-                    if n not in seen:
-                        seen.add(n)
-                        order.append(n)
-                for canonical, name in done.opened.items():
-                    opened.setdefault(canonical, name)
+                order.extend(done.nodes)  # duplicates go at the end (dict.fromkeys)
+                seen.update(done.nodes)
+                merged = dict(done.opened)
+                merged.update(opened)  # earlier names win
+                opened = merged
                 sites.extend(done.sites)
                 missing.extend(done.missing)
                 deps.append(done.deps)
@@ -265,21 +264,21 @@ class Graph:
             links.update(info.links)
             through.extend(info.through)
             if info.scan is not None:
-                scans.append(info.scan)
+                scans.append((node[0], info.scan))
             for child, name in zip(reversed(info.succ), reversed(info.opened), strict=True):
                 if child not in seen:
                     seen.add(child)
                     opened.setdefault(child[0], name)
                     stack.append(child)
         result = Reach(
-            tuple(order),
+            tuple(dict.fromkeys(order)),
             opened,
             tuple(sites),
             tuple(dict.fromkeys(missing)),
-            frozenset().union(*deps),
+            Deps(deps),
             links,
             tuple(dict.fromkeys(through)),
-            tuple({id(s): s for s in scans}.values()),
+            tuple(dict(scans).items()),
             stable,
             tuple(errors),
         )

@@ -34,11 +34,17 @@ from common.protocol import (
     header,
     string_packet,
 )
+from include_server.closure import Closure
 
 XINC = b"XINC"
 XJSN = b"XJSN"
 XSTA = b"XSTA"  # status query (extension)
 EXTENSION_VERSION = 1
+# Version 2 answers with one ARGV per entry, tab-separated, for our client (no JSON to
+# import on its per-job path): "F digest size path", "S digest size path" (a system
+# header), "L path target" (a symlink), "D path" (a directory that must exist); ARGC 0 =
+# not covered.  See client/native.py.
+COMPACT_VERSION = 2
 
 REQUEST_LIMITS = Limits(max_string=1 << 16, max_argc=1 << 14, max_bulk=0)
 
@@ -47,26 +53,28 @@ REQUEST_LIMITS = Limits(max_string=1 << 16, max_argc=1 << 14, max_bulk=0)
 class Request:
     cwd: str
     argv: tuple[str, ...]
-    extended: bool  # XINC: answer with XJSN
+    extended: bool  # XINC: answer with XJSN (version 1) or the compact list (version 2)
     status: bool = False  # XSTA: answer with the server's status as XJSN
+    compact: bool = False  # XINC 2: ``ARGC``/``ARGV`` of tab-separated entries
 
 
 def read_request(stream: BinaryIO, limits: Limits = REQUEST_LIMITS) -> Request:
     reader = Reader(stream, limits)
     token, value = reader.read_header()
-    extended = False
+    extended = compact = False
     if token == XSTA:
         return Request("", (), True, status=True)
     if token == XINC:
-        if value != EXTENSION_VERSION:
+        if value not in (EXTENSION_VERSION, COMPACT_VERSION):
             raise ProtocolError(f"unsupported include-server extension version {value}")
         extended = True
+        compact = value == COMPACT_VERSION
         token, value = reader.read_header()
     if token != CDIR:
         raise ProtocolError(f"protocol derailment: expected b'CDIR', got {token!r}")
     cwd = reader.read_string_body(CDIR, value)
     argv = tuple(reader.read_argv())
-    return Request(cwd, argv, extended)
+    return Request(cwd, argv, extended, compact=compact)
 
 
 def encode_request(cwd: str, argv: list[str], extended: bool = False) -> bytes:
@@ -76,6 +84,13 @@ def encode_request(cwd: str, argv: list[str], extended: bool = False) -> bytes:
 
 def encode_status_request() -> bytes:
     return header(XSTA, 0)
+
+
+def compact_entries(closure: Closure) -> list[str]:
+    out = [f"{'S' if f.system else 'F'}\t{f.digest}\t{f.size}\t{f.path}" for f in closure.files]
+    out += [f"L\t{path}\t{target}" for path, target in closure.symlinks]
+    out += [f"D\t{path}" for path in closure.must_exist]
+    return out
 
 
 def encode_paths(paths: list[str]) -> bytes:

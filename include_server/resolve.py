@@ -53,7 +53,6 @@ class Hit:
 class Resolution:
     hit: Hit | None
     deps: tuple[str, ...]
-    walks: tuple[Walk, ...]  # every walk that found something (for symlinks, through dirs)
 
 
 def _join(directory: str, name: str) -> str:
@@ -76,7 +75,7 @@ class Resolver:
             w = fs.walk(d.path)
             self.chain_walks.append(w)
             found.append(
-                ChainDir(d.path, w.canonical, d.role)
+                ChainDir(d.written or d.path, w.canonical, d.role)
                 if w.kind == Kind.DIR and w.canonical
                 else None
             )
@@ -166,13 +165,13 @@ class Resolver:
         if name.startswith("/"):
             w = self.fs.walk(name)
             hit = Hit(w, -1, False) if w.kind == Kind.FILE else None
-            return Resolution(hit, w.deps, (w,) if hit else ())
+            return Resolution(hit, w.deps)
         deps: list[str] = []
         for directory, index, system in self._candidates(
             kind, is_next, includer_dir, includer_index
         ):
-            w = self.fs.walk(_join(directory, name))
+            w = self.fs.walk_from(directory, name)
             deps.extend(w.deps)
             if w.kind == Kind.FILE:
-                return Resolution(Hit(w, index, system), tuple(deps), (w,))
-        return Resolution(None, tuple(deps), ())
+                return Resolution(Hit(w, index, system), tuple(deps))
+        return Resolution(None, tuple(deps))

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 UNTERMINATED_COMMENT = "/*"  # computed-include text: the name is past a multi-line comment
@@ -59,17 +60,14 @@ class Define:
 @dataclass(frozen=True, slots=True, eq=False)
 class ScanResult:
     includes: tuple[Include, ...]
-    # name -> ((text after the name, line), ...): parsed into ``Define`` only on demand
-    # (``definitions``), since only computed includes ever need a macro's body.
-    macros: dict[str, tuple[tuple[str, int], ...]]
+    # The names this file #defines, as "\0a\0b\0" (compact: headers define thousands of
+    # macros and only computed includes ever look one up; bodies are re-read on demand by
+    # ``definitions_in``).
+    names: str
     undefs: tuple[str, ...]
 
-    def definitions(self, name: str) -> list[Define]:
-        return [_define(name, rest, line) for rest, line in self.macros.get(name, ())]
-
-    @property
-    def defines(self) -> list[Define]:
-        return [d for name in self.macros for d in self.definitions(name)]
+    def has_macro(self, name: str) -> bool:
+        return bool(self.names) and f"\0{name}\0" in self.names
 
 
 # Used on directive lines only: strings and character literals are matched so that comment
@@ -118,13 +116,8 @@ def _is_directive_start(text: str, hash_pos: int) -> bool:
     return end >= 0 and (end + 2 == len(prefix) or prefix[end + 2 :].isspace())
 
 
-def scan(data: bytes) -> ScanResult:
-    """Every include-relevant directive of ``data`` (see module docstring).
-
-    Comments are not removed from the whole file (the costly part of a scan): a directive
-    inside a block comment is kept (a superset), a directive after a comment on its line is
-    recognised by its prefix, and comments are stripped from directive lines only.
-    """
+def _prepare(data: bytes) -> tuple[str, list[int]]:
+    """Text with CRLF normalised and continuations spliced, and where newlines were removed."""
     text = data.decode("latin-1")
     if "\r" in text:
         text = text.replace("\r\n", "\n")
@@ -136,9 +129,11 @@ def scan(data: bytes) -> ScanResult:
             pos += len(part)
             spliced.append(pos)
         text = "".join(parts)
-    includes: list[Include] = []
-    macros: dict[str, list[tuple[str, int]]] = {}
-    undefs: list[str] = []
+    return text, spliced
+
+
+def _directives(text: str, spliced: list[int]) -> Iterator[tuple[re.Match[str], int]]:
+    """Each directive match with the physical line it starts on."""
     line, counted = 1, 0
     for match in _DIRECTIVE.finditer(text):
         start = match.start()
@@ -146,12 +141,34 @@ def scan(data: bytes) -> ScanResult:
             continue
         line += text.count("\n", counted, start)
         counted = start
-        physical = line + (bisect_right(spliced, start) if spliced else 0)
+        yield match, line + (bisect_right(spliced, start) if spliced else 0)
+
+
+def scan(data: bytes) -> ScanResult:
+    """Every include-relevant directive of ``data`` (see module docstring).
+
+    Comments are not removed from the whole file (the costly part of a scan): a directive
+    inside a block comment is kept (a superset), a directive after a comment on its line is
+    recognised by its prefix, and comments are stripped from directive lines only.
+    """
+    text, spliced = _prepare(data)
+    includes: list[Include] = []
+    names: dict[str, None] = {}
+    undefs: list[str] = []
+    # _directives() inlined: this loop runs for every directive of every header.
+    line, counted = 1, 0
+    for match in _DIRECTIVE.finditer(text):
+        start = match.start()
+        if text[start - 1 : start] not in ("\n", "") and not _is_directive_start(text, start):
+            continue
         if match.group(3) is not None:
-            macros.setdefault(match.group(4), []).append((match.group(5), physical))
+            names[match.group(4)] = None  # defines need no line number: skip counting
         elif match.group(6) is not None:
             undefs.append(match.group(7))
         else:
+            line += text.count("\n", counted, start)
+            counted = start
+            physical = line + (bisect_right(spliced, start) if spliced else 0)
             raw = match.group(2)
             rest = _LITERAL_OR_COMMENT.sub(_strip_comment, raw) if "/" in raw else raw
             inc = _include(rest, physical, match.group(1) == "include_next")
@@ -165,9 +182,18 @@ def scan(data: bytes) -> ScanResult:
             line += bisect_right(spliced, match.start()) if spliced else 0
             inc = _include(" " + match.group(2), line, match.group(1) is not None)
             includes.append(Include(inc.kind, inc.text, inc.line, inc.next, probe_only=True))
-    return ScanResult(
-        tuple(includes), {name: tuple(ds) for name, ds in macros.items()}, tuple(undefs)
-    )
+    joined = "\0" + "\0".join(names) + "\0" if names else ""
+    return ScanResult(tuple(includes), joined, tuple(undefs))
+
+
+def definitions_in(data: bytes, name: str | None = None) -> list[Define]:
+    """The ``#define``s of ``data`` (of ``name`` only, if given), bodies parsed."""
+    text, spliced = _prepare(data)
+    out: list[Define] = []
+    for match, physical in _directives(text, spliced):
+        if match.group(3) is not None and (name is None or match.group(4) == name):
+            out.append(_define(match.group(4), match.group(5), physical))
+    return out
 
 
 def _include(rest: str, line: int, is_next: bool) -> Include:

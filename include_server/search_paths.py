@@ -24,7 +24,7 @@ Vocabulary: *default dirs* are the compiler's built-in system directories (from 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from common.compiler.job import Meaning, ParsedOption
@@ -65,9 +65,26 @@ class SearchConfig:
 # one probe serves a whole project; they only matter to a computed include that names such
 # a macro directly, and the closure treats every macro as possibly undefined anyway.
 PROBE_MEANINGS = frozenset(
-    {Meaning.SYSROOT, Meaning.STDLIB, Meaning.NO_STD_INC, Meaning.NO_STD_INC_CXX, Meaning.MULTILIB}
+    {
+        Meaning.SYSROOT,
+        Meaning.STDLIB,
+        Meaning.NO_STD_INC,
+        Meaning.NO_STD_INC_CXX,
+        Meaning.NO_STD_LIB_INC,
+        Meaning.NO_BUILTIN_INC,
+        Meaning.MULTILIB,
+        Meaning.TARGET,
+        Meaning.TOOLCHAIN,
+    }
 )
-PROBE_PREFIXES = ("-m", "--target", "-target", "-B", "--gcc-toolchain", "-ffreestanding")
+PROBE_PREFIXES = ("-m", "-ffreestanding")
+
+
+# Options that change what the preprocessor opens in ways this module does not model.
+_UNMODELLED = {
+    Meaning.PREPROCESSOR_PASSTHROUGH: "options passed straight to the preprocessor",
+    Meaning.FRAMEWORK_DIR: "framework directories (Darwin) are not modelled",
+}
 
 
 def probe_args(options: Sequence[ParsedOption], argv: Sequence[str]) -> tuple[str, ...]:
@@ -89,9 +106,38 @@ def _absolute(cwd: str, path: str) -> str:
     return path if path.startswith("/") else os.path.join(cwd, path)
 
 
+# Environment variables gcc reads as extra search directories, by language.
+_SYSTEM_PATH_ENV = {
+    "c": "C_INCLUDE_PATH",
+    "c++": "CPLUS_INCLUDE_PATH",
+    "objective-c": "OBJC_INCLUDE_PATH",
+    "objective-c++": "OBJC_INCLUDE_PATH",
+}
+
+
+def env_dirs(env: Mapping[str, str], language: str) -> tuple[list[str], list[str]]:
+    """(bracket dirs from CPATH, system dirs from C_INCLUDE_PATH & co.), as gcc reads them.
+
+    An empty element means the current directory.  The compiler probe runs without these
+    variables, so the directories keep their real role instead of looking like defaults.
+    """
+
+    def split(value: str | None) -> list[str]:
+        if not value:
+            return []
+        return [p or "." for p in value.split(":")]
+
+    return split(env.get("CPATH")), split(env.get(_SYSTEM_PATH_ENV.get(language, "")))
+
+
 def build_config(
-    options: Sequence[ParsedOption], cwd: str, default_dirs: Sequence[str]
+    options: Sequence[ParsedOption],
+    cwd: str,
+    default_dirs: Sequence[str],
+    extra_dirs: tuple[Sequence[str], Sequence[str]] = ((), ()),
 ) -> SearchConfig:
+    """The search configuration; ``extra_dirs`` come from ``env_dirs`` (if the caller
+    knows the compile's environment)."""
     quote: list[str] = []
     before_dash: list[str] = []
     bracket: list[str] = []
@@ -123,51 +169,42 @@ def build_config(
 
     for opt in options:
         meaning, value = opt.spec.meaning, opt.value
-        if value is None and meaning not in (Meaning.NO_STD_INC, Meaning.NO_STD_INC_CXX):
-            if meaning == Meaning.INCLUDE_DIR and opt.spelled == "-I-":
-                value = "-"
-            else:
-                continue
+        if meaning == Meaning.SPLIT_INCLUDE or (meaning == Meaning.INCLUDE_DIR and value == "-"):
+            if dash_seen:
+                problems.append("-I- given twice")
+            dash_seen = True
+            before_dash.extend(bracket)
+            bracket.clear()
+            continue
+        if meaning in _UNMODELLED:
+            problems.append(f"{opt.spelled}: {_UNMODELLED[meaning]}")
+            continue
+        if value is None:
+            continue
         if meaning == Meaning.INCLUDE_DIR:
-            assert value is not None
-            if value == "-" and opt.spelled in ("-I-", "-I"):
-                if dash_seen:
-                    problems.append("-I- given twice")
-                dash_seen = True
-                before_dash.extend(bracket)
-                bracket.clear()
-            else:
-                bracket.append(rooted(value))
+            bracket.append(rooted(value))
         elif meaning == Meaning.QUOTE_DIR:
-            assert value is not None
             quote.append(rooted(value))
         elif meaning == Meaning.SYSTEM_DIR:
-            assert value is not None
             system.append(rooted(value))
         elif meaning == Meaning.AFTER_DIR:
-            assert value is not None
             after.append(rooted(value))
         elif meaning == Meaning.PREFIX:
             prefix = value
         elif meaning in (Meaning.WITH_PREFIX, Meaning.WITH_PREFIX_BEFORE):
-            assert value is not None
             if prefix is None:
                 problems.append(f"{opt.spelled} without -iprefix (compiler-dependent prefix)")
                 continue
             target = after if meaning == Meaning.WITH_PREFIX else bracket
             target.append(prefix + value)
         elif meaning == Meaning.INCLUDE_FILE:
-            assert value is not None
             forced.append(value)
         elif meaning == Meaning.IMACROS_FILE:
-            assert value is not None
             forced_macros.append(value)
         elif meaning == Meaning.DEFINE:
-            assert value is not None
             name, eq, body = value.partition("=")
             defines.append((name, body if eq else "1"))
         elif meaning == Meaning.UNDEFINE:
-            assert value is not None
             defines.append((value, None))
 
     def dirs(written: list[str], role: str) -> list[SearchDir]:
@@ -176,8 +213,8 @@ def build_config(
     chain: list[SearchDir] = []
     chain += dirs(quote + before_dash, DirRole.QUOTE)
     angle_start = len(chain)
-    chain += dirs(bracket, DirRole.BRACKET)
-    chain += dirs(system, DirRole.SYSTEM)
+    chain += dirs(bracket + list(extra_dirs[0]), DirRole.BRACKET)
+    chain += dirs(system + list(extra_dirs[1]), DirRole.SYSTEM)
     chain += dirs(list(default_dirs), DirRole.DEFAULT)
     chain += dirs(after, DirRole.AFTER)
     return SearchConfig(

@@ -15,8 +15,9 @@ Invariants:
 - Start-up follows stock ``include_server.py``: the parent forks, the child binds the
   socket, then the parent writes the *child's* pid to ``--pid_file`` and exits 0; so when
   ``pump`` sees the pid file, the socket is there.
-- Each connection is served on its own thread (backlog 4096); analyses share a
-  readers-writer lock with the watcher, so a slow request never holds the others.  Instead
+- One event loop reads every connection without blocking and answers memoised requests
+  itself; the others go to a worker pool (``loop``).  Analyses share a readers-writer lock
+  with the watcher, so a slow request never holds the others.  Instead
   of SIGALRM, each request has a CPU budget (``time.thread_time``); past it the answer is
   "not covered" (empty reply) and nothing is dropped.
 - A request that cannot be covered gets ``ARGC 0`` and a warning on stderr
@@ -34,13 +35,10 @@ import glob
 import json
 import logging
 import os
-import queue
 import shutil
 import signal
 import socket
-import socketserver
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -49,13 +47,14 @@ from include_server.analysis_cli import closure_json
 from include_server.cache import Analysis, Analyzer
 from include_server.client_root import ClientRoot, default_tmp_base
 from include_server.closure import BudgetExceeded, Closure
+from include_server.loop import EventLoopServer
 from include_server.protocol import (
     Request,
+    compact_entries,
     encode_json,
     encode_paths,
     encode_status_request,
     read_json,
-    read_request,
 )
 from include_server.rwlock import RWLock
 from include_server.watch import Watcher
@@ -77,13 +76,23 @@ def _stamp(path: str) -> tuple[str, int, int] | None:
     return path, st.st_mtime_ns, st.st_size
 
 
-def cpu_budget(seconds: float) -> Callable[[], None]:
+def cpu_budget(seconds: float, every: int = 32) -> Callable[[], None]:
+    """A check to call often: raises ``BudgetExceeded`` once this thread used ``seconds``.
+
+    The thread's CPU clock is a system call, so it is read on every ``every``-th call only
+    (a node visit costs microseconds: the overshoot is negligible).
+    """
     start = time.thread_time()
+    calls = 0
 
     def check() -> None:
-        if time.thread_time() - start > seconds:
+        nonlocal calls
+        calls += 1
+        if calls % every == 0 and time.thread_time() - start > seconds:
             raise BudgetExceeded(f"more than {seconds:g} s of CPU for one request")
 
+    if seconds <= 0:
+        every = 1
     return check
 
 
@@ -108,7 +117,7 @@ class IncludeService:
         self.cpu = 0.0
         # (cwd, argv, extended) -> (memo key, closure, compiler stamp, reply bytes): a
         # repeated request whose closure is still memoised is answered without any work.
-        self._front: dict[tuple[str, tuple[str, ...], bool], _Front] = {}
+        self._front: dict[tuple[str, tuple[str, ...], bool, bool], _Front] = {}
 
     def handle(self, request: Request) -> bytes:
         self.last_request = time.monotonic()
@@ -120,30 +129,38 @@ class IncludeService:
             return self._answer(request)
         except Exception:
             logger.exception("internal error for %s in %s", list(request.argv), request.cwd)
-            if request.extended:
+            if request.extended and not request.compact:
                 return encode_json({"covered": False, "reason": "include server internal error"})
             return encode_paths([])
         finally:
             self.cpu += time.thread_time() - start
 
-    def _answer(self, request: Request) -> bytes:
-        front_key = (request.cwd, request.argv, request.extended)
+    def quick(self, request: Request) -> bytes | None:
+        """The reply if it is in memory and still valid (no analysis, no I/O but a stat)."""
+        if request.status:
+            return None
+        front_key = (request.cwd, request.argv, request.extended, request.compact)
         front = self._front.get(front_key)
-        if front is not None:
-            key, closure, stamp, reply = front
-            if self.analyzer.current(key) is closure and _stamp(stamp[0]) == stamp:
-                self.analyzer.counters["front-hit"] += 1
-                self.answered += 1
-                return reply
-            del self._front[front_key]
-        reply = self._analyse(request)
-        return reply
+        if front is None:
+            return None
+        key, closure, stamp, reply = front
+        if self.analyzer.current(key) is closure and _stamp(stamp[0]) == stamp:
+            self.last_request = time.monotonic()
+            self.requests += 1
+            self.answered += 1
+            self.analyzer.counters["front-hit"] += 1
+            return reply
+        self._front.pop(front_key, None)
+        return None
+
+    def _answer(self, request: Request) -> bytes:
+        return self.quick(request) or self._analyse(request)
 
     def _remember(self, request: Request, analysis: Analysis, reply: bytes) -> bytes:
         if analysis.key is not None and analysis.closure is not None and analysis.compiler:
             if len(self._front) > 100_000:
                 self._front.clear()
-            front_key = (request.cwd, request.argv, request.extended)
+            front_key = (request.cwd, request.argv, request.extended, request.compact)
             self._front[front_key] = (analysis.key, analysis.closure, analysis.compiler, reply)
         return reply
 
@@ -159,6 +176,12 @@ class IncludeService:
         if reason is None and closure is not None and not closure.covered:
             n = closure.not_covered[0]
             reason = f"{n.file}:{n.line}: {n.reason}"
+        if request.compact:
+            if closure is None or reason is not None:
+                logger.warning("not covering %s: %s", list(request.argv), reason)
+                return encode_paths([])
+            self.answered += 1
+            return self._remember(request, analysis, encode_paths(compact_entries(closure)))
         if request.extended:
             if closure is None or reason is not None:
                 return encode_json({"covered": False, "reason": reason})
@@ -198,67 +221,6 @@ class IncludeService:
         self.root.remove()
 
 
-class _Server(socketserver.UnixStreamServer):
-    """Accepts on the main thread; a fixed pool of workers serves the connections.
-
-    A pool, not a thread per connection: starting a thread costs more than answering a
-    request from memory.  The pool is large (``WORKERS``) because a worker is held for as
-    long as its client takes to send the request (bounded by ``_Handler.timeout``).
-    """
-
-    request_queue_size = 4096
-    WORKERS = 64
-    service: IncludeService
-
-    def start_workers(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[socket.socket, object] | None] = queue.SimpleQueue()
-        self._workers = [
-            threading.Thread(target=self._work, daemon=True, name=f"include-server-{i}")
-            for i in range(self.WORKERS)
-        ]
-        for t in self._workers:
-            t.start()
-
-    def _work(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            request, address = item
-            try:
-                self.finish_request(request, address)
-            except Exception:
-                self.handle_error(request, address)
-            finally:
-                self.shutdown_request(request)
-
-    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
-        self._queue.put((request, client_address))
-
-    def stop_workers(self) -> None:
-        for _ in self._workers:
-            self._queue.put(None)
-
-
-class _Handler(socketserver.StreamRequestHandler):
-    timeout = 60  # a client that connects and says nothing does not hold a thread forever
-
-    def handle(self) -> None:
-        server = self.server
-        assert isinstance(server, _Server)
-        try:
-            request = read_request(self.rfile)  # type: ignore[arg-type]
-        except (ProtocolError, OSError) as exc:
-            logger.warning("bad request: %s", exc)
-            return
-        reply = server.service.handle(request)
-        try:
-            self.wfile.write(reply)
-            self.wfile.flush()
-        except OSError as exc:
-            logger.info("client went away: %s", exc)
-
-
 def _clean_stale_roots(base: str) -> None:
     for path in glob.glob(os.path.join(base, "*.include_server-*-*")):
         try:
@@ -284,36 +246,21 @@ def serve(
     """Serve until SIGTERM/SIGINT or idle; always removes the socket and the client root."""
     if os.path.exists(port):
         os.unlink(port)
-    server = _Server(port, _Handler)
-    server.service = service
-    server.start_workers()
-    stopping = threading.Event()
+    server = EventLoopServer(port, service.quick, service.handle)
 
     def stop(*_: object) -> None:
-        if not stopping.is_set():
-            stopping.set()
-            threading.Thread(target=server.shutdown, daemon=True).start()
+        server.stop()
 
-    def idle_watch() -> None:
-        while not stopping.wait(min(idle_timeout, 5.0)):
-            if time.monotonic() - service.last_request > idle_timeout:
-                logger.info("idle for %.0f s, exiting", idle_timeout)
-                stop()
+    def tick() -> None:
+        if idle_timeout > 0 and time.monotonic() - service.last_request > idle_timeout:
+            logger.info("idle for %.0f s, exiting", idle_timeout)
+            server.stop()
 
     old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    if idle_timeout > 0:
-        threading.Thread(target=idle_watch, daemon=True).start()
     try:
         ready()
-        server.serve_forever(poll_interval=0.5)
+        server.serve(tick)
     finally:
-        stopping.set()
-        server.stop_workers()
-        server.server_close()
-        try:
-            os.unlink(port)
-        except OSError:
-            pass
         service.close()
         for s, handler in old.items():
             signal.signal(s, handler)

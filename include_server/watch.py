@@ -6,6 +6,8 @@ deleted, modified or moved entry is reported (both ends of a move) under the ana
 
 Invariants:
 - Watched directories are canonical, so event paths compare equal to recorded deps.
+  Directories three or more levels deep are watched recursively, and a directory below a
+  recursive watch gets none of its own (fewer watchdog threads: one per watch).
 - Only events that change names or contents are used (created, deleted, modified, moved,
   closed-after-write); opens and reads (our own included) are ignored, directory "modified"
   events too (an entry event always accompanies them).
@@ -43,6 +45,11 @@ from include_server.rwlock import RWLock
 
 logger = logging.getLogger(__name__)
 
+# Directories at least this deep ("/a/b/c" has 3 slashes) are watched recursively, so one
+# watch (one watchdog thread) covers a whole project tree; shallower ones ("/", "/tmp",
+# "/usr/include") only for their own entries.
+RECURSIVE_DEPTH = 3
+
 EVENT_TYPES = [
     DirCreatedEvent,
     DirDeletedEvent,
@@ -77,7 +84,8 @@ class Watcher(FileSystemEventHandler):
         self.lock = lock
         self.generation = 0
         self._observer = Observer()
-        self._watched: dict[str, object] = {}
+        self._watched: dict[str, object] = {}  # directory -> watch (None: covered)
+        self._recursive: set[str] = set()
         self._seen: set[str] = set()
         self._cond = threading.Condition()
         self._loss_handler = _LostEvents(self.lost)
@@ -90,12 +98,17 @@ class Watcher(FileSystemEventHandler):
         with self._cond:
             wanted = self.analyzer.watched_dirs - self._watched.keys()
         added = 0
-        for directory in sorted(wanted):
+        for directory in sorted(wanted):  # parents before children
+            if self._covered(directory):
+                with self._cond:
+                    self._watched[directory] = None
+                continue
             if not os.path.isdir(directory):
                 continue
+            recursive = directory.count("/") >= RECURSIVE_DEPTH
             try:
                 watch = self._observer.schedule(
-                    self, directory, recursive=False, event_filter=EVENT_TYPES
+                    self, directory, recursive=recursive, event_filter=EVENT_TYPES
                 )
             except OSError as exc:
                 logger.warning("cannot watch %s: %s; dropping caches", directory, exc)
@@ -103,12 +116,23 @@ class Watcher(FileSystemEventHandler):
                 continue
             with self._cond:
                 self._watched[directory] = watch
+                if recursive:
+                    self._recursive.add(directory)
             added += 1
         return added
 
+    def _covered(self, directory: str) -> bool:
+        """True if a recursive watch on an ancestor already reports this directory."""
+        parent = os.path.dirname(directory)
+        while parent.count("/") >= RECURSIVE_DEPTH:
+            if parent in self._recursive:
+                return True
+            parent = os.path.dirname(parent)
+        return False
+
     @property
     def watch_count(self) -> int:
-        return len(self._watched)
+        return sum(1 for w in self._watched.values() if w is not None)
 
     # -- events -----------------------------------------------------------------------
     def on_any_event(self, event: FileSystemEvent) -> None:
@@ -131,6 +155,9 @@ class Watcher(FileSystemEventHandler):
         prefix = path + "/"
         for directory in [d for d in self._watched if d == path or d.startswith(prefix)]:
             watch = self._watched.pop(directory)
+            self._recursive.discard(directory)
+            if watch is None:
+                continue
             try:
                 self._observer.unschedule(watch)  # type: ignore[arg-type]
             except (KeyError, OSError):

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
     Maps = PrefixMap | Iterable[tuple[str | bytes, str | bytes]]
+    Buffers = bytes | list[bytes | bytearray | memoryview]
     PathLike = str | os.PathLike[str]
 
 
@@ -45,9 +46,8 @@ class Backend:
 
     def _mod(self) -> object:
         if self._module is None:
-            import importlib
-
-            self._module = importlib.import_module(self.module_name)
+            # __import__ rather than importlib: one less module to load per command.
+            self._module = __import__(self.module_name, fromlist=["rewrite"])
         return self._module
 
     @property
@@ -57,6 +57,13 @@ class Backend:
     @property
     def scan(self) -> Callable[[bytes, list[bytes]], list[Hit]]:
         return self._mod().scan  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def rewrite_parts(self) -> Callable[[bytes, PrefixMap], tuple[Buffers, RewriteReport]]:
+        """Like ``rewrite`` but may return a list of buffers (written with ``writev``)."""
+        mod = self._mod()
+        fn = getattr(mod, "rewrite_parts", None)
+        return fn if fn is not None else mod.rewrite  # type: ignore[attr-defined, no-any-return]
 
     @property
     def list_paths(self) -> Callable[[bytes], list[PathEntry]]:
@@ -96,6 +103,17 @@ def _pmap(maps: Maps) -> PrefixMap:
     return maps if isinstance(maps, PrefixMap) else PrefixMap(maps)
 
 
+def rewrite_parts(data: bytes, maps: Maps) -> tuple[Buffers, RewriteReport]:
+    """``rewrite_bytes`` whose result may be a list of buffers (for ``write_atomically``);
+    it is ``data`` itself when nothing changed."""
+    pmap = _pmap(maps)
+    backend = backend_for(data)
+    try:
+        return backend.rewrite_parts(data, pmap)
+    except _MALFORMED as exc:
+        raise FormatError(f"malformed {backend.name} object ({type(exc).__name__}: {exc})") from exc
+
+
 def rewrite_bytes(data: bytes, maps: Maps) -> tuple[bytes, RewriteReport]:
     """Rewrite ``data`` (one object file) through ``maps``; pure."""
     pmap = _pmap(maps)
@@ -115,9 +133,9 @@ def rewrite_file(path: PathLike, maps: Maps, out: PathLike | None = None) -> Rew
     """
     src = os.fspath(path)
     data = read(src)
-    new, report = rewrite_bytes(data, maps)
+    new, report = rewrite_parts(data, maps)
     dest = os.fspath(out) if out is not None else src
-    if dest == src and new == data:
+    if dest == src and new is data:
         return report
     write_atomically(dest, new, like=src)
     return report
@@ -128,9 +146,10 @@ def read(path: PathLike) -> bytes:
         return f.read()
 
 
-def write_atomically(dest: PathLike, data: bytes, like: PathLike | None = None) -> None:
-    """Write ``data`` to a new file beside ``dest`` and rename it over ``dest``."""
-    dest = os.fspath(dest)
+def write_atomically(dest: PathLike, data: Buffers, like: PathLike | None = None) -> None:
+    """Write ``data`` (bytes, or buffers in order) to a new file beside ``dest`` and
+    rename it over ``dest`` (over the file a symbolic link points to, not the link)."""
+    dest = os.path.realpath(os.fspath(dest))
     head, name = os.path.split(dest)
     mode = 0o666
     if like is not None:
@@ -148,8 +167,11 @@ def write_atomically(dest: PathLike, data: bytes, like: PathLike | None = None) 
     else:
         raise FileExistsError(f"no free temporary name beside {dest}")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        with os.fdopen(fd, "wb", buffering=0) as f:
+            if isinstance(data, bytes):
+                f.write(data)
+            else:
+                _writev(fd, data)
         if like is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, dest)
@@ -184,3 +206,16 @@ def list_paths(obj: bytes | PathLike) -> list[PathEntry]:
         return backend.list_paths(data)
     except _MALFORMED as exc:
         raise FormatError(f"malformed {backend.name} object ({type(exc).__name__}: {exc})") from exc
+
+
+def _writev(fd: int, parts: list[bytes | bytearray | memoryview]) -> None:
+    """Write every buffer, in order, with as few system calls as possible."""
+    pending = [memoryview(p) for p in parts if len(p)]
+    i = 0
+    while i < len(pending):
+        done = os.writev(fd, pending[i : i + 1024])
+        while i < len(pending) and done >= len(pending[i]):
+            done -= len(pending[i])
+            i += 1
+        if done:
+            pending[i] = pending[i][done:]

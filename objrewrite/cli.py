@@ -170,7 +170,7 @@ def _warn_data(name: str, hits: list[Hit], quiet: bool) -> None:
 
 def _rewrite(name: str, pmap: PrefixMap, args: _Args) -> int:
     data = api.read(name)
-    new, report = api.rewrite_bytes(data, pmap)
+    new, report = api.rewrite_parts(data, pmap)
     _warn_data(name, report.data_hits, args.quiet)
     if report.remaining:
         for h in report.remaining:
@@ -179,7 +179,7 @@ def _rewrite(name: str, pmap: PrefixMap, args: _Args) -> int:
             print(f"objrewrite: {name}: not written", file=sys.stderr)
             return EXIT_LEFT
     dest = args.output or name
-    if dest != name or new != data:
+    if dest != name or new is not data:
         api.write_atomically(dest, new, like=name)
     return EXIT_LEFT if report.remaining else EXIT_OK
 

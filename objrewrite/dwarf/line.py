@@ -108,12 +108,12 @@ def _parse_unit(
     return u
 
 
-def pad_inline(old: bytes, new: bytes, match_end_old: int, match_end_new: int) -> bytes:
-    """``new`` padded with '/' to ``len(old)`` at the junction after the replaced prefix.
+def pad_inline(old: bytes, new: bytes, junction: int) -> bytes:
+    """``new`` padded with '/' to ``len(old)`` at ``junction`` (where the replaced prefix
+    ends in ``new``), the way debugedit pads: ``/new//////rest``.
 
-    ``match_end_*`` is where the replaced prefix ends in each string.  When the prefix was
-    replaced by nothing, the padding goes after the first component of what is left, so
-    the result never starts with ``//``.
+    When the prefix was replaced by nothing (``junction`` 0) the padding goes after the
+    first component of what is left, so the result never starts with ``//``.
     """
     pad = len(old) - len(new)
     if pad < 0:
@@ -121,11 +121,10 @@ def pad_inline(old: bytes, new: bytes, match_end_old: int, match_end_new: int) -
             f"path {old.decode(errors='replace')!r} cannot grow in place "
             f"(to {new.decode(errors='replace')!r})"
         )
-    at = match_end_new
+    at = junction
     if at == 0:
         slash = new.find(b"/", 1)
         at = slash if slash > 0 else len(new)
-    del match_end_old
     return new[:at] + b"/" * pad + new[at:]
 
 
@@ -140,7 +139,7 @@ def string_edits(
     if not in_place:
         return [(pos, olen, new)]
     repl = new + s[olen:]
-    return [(pos, len(s), pad_inline(s, repl, olen, len(new)))]
+    return [(pos, len(s), pad_inline(s, repl, len(new)))]
 
 
 def splice_edits(
@@ -157,14 +156,12 @@ def splice_edits(
             continue
         delta = sum(len(n) - ol for _, ol, n in sedits)
         if delta:
-            len_pos = u.start + (12 if u.off_size == 8 else 0)
             len_field = u.start + (4 if u.off_size == 8 else 0)
             old_len = int.from_bytes(data[len_field : len_field + u.off_size], order)
             old_hdr = int.from_bytes(data[u.hdr_len_pos : u.hdr_len_pos + u.off_size], order)
             limit = 1 << (8 * u.off_size)
             if old_len + delta >= (limit if u.off_size == 8 else 0xFFFFFFF0):
                 raise UnsupportedError(".debug_line unit would overflow 32-bit DWARF")
-            del len_pos
             edits.append((len_field, u.off_size, (old_len + delta).to_bytes(u.off_size, order)))
             edits.append((u.hdr_len_pos, u.off_size, (old_hdr + delta).to_bytes(u.off_size, order)))
         edits += sedits

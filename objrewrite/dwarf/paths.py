@@ -91,7 +91,7 @@ def inline_string_edits(
                 old = bytes(p[pos : pos + olen])
                 ms = find_matches(old, pmap)
                 first_end = ms[0][0] + len(ms[0][2]) if ms else 0
-                edits.append((pos, olen, L.pad_inline(old, new, 0, first_end)))
+                edits.append((pos, olen, L.pad_inline(old, new, first_end)))
             continue
         umap = OffsetMap(strings, ".debug_info")
         osz = unit.off_size

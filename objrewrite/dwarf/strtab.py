@@ -45,17 +45,21 @@ class StrTab:
 
     def _pad(self, old: bytes | bytearray, edits: list[tuple[int, int, bytes]]) -> bytearray:
         out = bytearray(old)
+        strings: dict[tuple[int, int], list[tuple[int, int, bytes]]] = {}
         for pos, olen, new in edits:
+            start = old.rfind(b"\x00", 0, pos) + 1
             end = old.find(b"\x00", pos)
-            if end < 0:
-                end = len(old)
-            if len(new) > olen:
+            end = len(old) if end < 0 else end
+            strings.setdefault((start, end), []).append((pos - start, olen, new))
+        for (start, end), local in strings.items():
+            text = bytes(old[start:end])
+            repl = apply_edits(text, local)
+            if len(repl) > len(text):
                 raise UnsupportedError(
-                    f"{self.name}: {bytes(old[pos:end]).decode(errors='replace')!r} would grow "
-                    f"by {len(new) - olen} bytes; growing in place is not possible here"
+                    f"{self.name}: {text.decode(errors='replace')!r} would grow by "
+                    f"{len(repl) - len(text)} bytes; growing in place is not possible here"
                 )
-            repl = new + bytes(old[pos + olen : end])
-            out[pos:end] = repl + b"\x00" * (end - pos - len(repl))
+            out[start:end] = repl + b"\x00" * (len(text) - len(repl))
         return out
 
     def _append_tail(self, old_off: int) -> int:

@@ -10,6 +10,8 @@ Algorithm for a relocatable object (``ET_REL``; the fast path, no DIE walk):
 5. remap relocations (``relocations``), and ``.debug_str_offsets`` entries that have no
    relocations (``.dwo`` files);
 6. recompress what changed and re-lay out the file (``file``).
+Compressed sections are ``SHF_COMPRESSED`` ones and legacy ``.zdebug_*`` ones, which are
+looked up under their ``.debug_*`` name (``canonical``).
 Linked files (``ET_EXEC``/``ET_DYN``) are edited in place: string tables NUL-padded,
 inline strings '/'-padded; a longer path is an ``UnsupportedError``.
 
@@ -25,7 +27,15 @@ from objrewrite.dwarf import forms as F
 from objrewrite.dwarf import line as L
 from objrewrite.dwarf.strtab import StrTab
 from objrewrite.elf import compression as Z
-from objrewrite.elf.file import SHF_COMPRESSED, SHT_NOBITS, SHT_REL, SHT_RELA, ElfFile, Section
+from objrewrite.elf.file import (
+    SHF_COMPRESSED,
+    SHT_NOBITS,
+    SHT_REL,
+    SHT_RELA,
+    Buffers,
+    ElfFile,
+    Section,
+)
 from objrewrite.elf.relocations import fixups_for, remap
 from objrewrite.errors import UnsupportedError
 from objrewrite.prefixmap import PrefixMap
@@ -42,6 +52,11 @@ INFOS = frozenset({".debug_info", ".debug_types", ".debug_info.dwo", ".debug_typ
 STR_OFFSETS = frozenset({".debug_str_offsets", ".debug_str_offsets.dwo"})
 
 MAGIC = b"\x7fELF"
+
+
+def canonical(name: str) -> str:
+    """``.zdebug_x`` (legacy compressed) names the same data as ``.debug_x``."""
+    return ".debug" + name[7:] if name.startswith(".zdebug") else name
 
 
 def is_debug(s: Section) -> bool:
@@ -65,14 +80,25 @@ class _Obj:
                 c = Z.decompress(s.raw, self.elf.is64, self.elf.endian)
                 self.comp[s.index] = c
                 got = c.plain
+            elif s.name.startswith(".zdebug"):
+                c = Z.decompress_gnu(s.raw)
+                self.comp[s.index] = c
+                got = c.plain
             else:
                 got = bytes(s.raw)
             self._plain[s.index] = got
         return got
 
+    def contains(self, s: Section, olds: list[bytes]) -> bool:
+        """Whether a prefix occurs in ``s`` (searched in place unless compressed)."""
+        if s.index in self._plain or s.flags & SHF_COMPRESSED or s.name.startswith(".zdebug"):
+            return _contains(self.plain(s), olds)
+        data, lo, hi = self.elf.data, s.offset, s.offset + s.size
+        return any(data.find(o, lo, hi) >= 0 for o in olds)
+
     def named(self, names: Iterable[str]) -> list[Section]:
         want = set(names)
-        return [s for s in self.elf.sections if s.name in want and s.type != SHT_NOBITS]
+        return [s for s in self.elf.sections if canonical(s.name) in want and s.type != SHT_NOBITS]
 
     def has_relocs_for(self, idx: int) -> bool:
         return any(
@@ -85,23 +111,28 @@ def _contains(data: bytes, olds: list[bytes]) -> bool:
 
 
 def rewrite(data: bytes, pmap: PrefixMap) -> tuple[bytes, RewriteReport]:
+    out, report = rewrite_parts(data, pmap)
+    return (out if isinstance(out, bytes) else b"".join(out)), report
+
+
+def rewrite_parts(data: bytes, pmap: PrefixMap) -> tuple[Buffers, RewriteReport]:
+    """``rewrite``, with the result as buffers to write in order (or ``data`` itself)."""
     report = RewriteReport(format="elf")
     obj = _Obj(data)
     elf = obj.elf
     olds = pmap.olds()
     debug = [s for s in elf.sections if is_debug(s)]
-    if not any(s.flags & SHF_COMPRESSED for s in debug) and not any(o in data for o in olds):
+    packed = any(s.flags & SHF_COMPRESSED or s.name.startswith(".zdebug") for s in debug)
+    if not packed and not any(o in data for o in olds):
         return data, report
-    if any(s.name.startswith(".zdebug") for s in debug):
-        raise UnsupportedError("legacy .zdebug (zlib-gnu) sections are not supported; use -gz=zlib")
     in_place = elf.linked
     new_plain: dict[int, bytes | bytearray] = {}
     maps: dict[int, OffsetMap] = {}
     strtabs: dict[int, StrTab] = {}
     for s in obj.named(STRTABS):
-        p = obj.plain(s)
-        if not _contains(p, olds):
+        if not obj.contains(s, olds):
             continue
+        p = obj.plain(s)
         st = StrTab(p, pmap, in_place=in_place, name=s.name)
         if st.changed:
             strtabs[s.index] = st
@@ -109,9 +140,9 @@ def rewrite(data: bytes, pmap: PrefixMap) -> tuple[bytes, RewriteReport]:
             if not st.map.identity:
                 maps[s.index] = st.map
     for s in obj.named(LINES):
-        p = obj.plain(s)
-        if not _contains(p, olds):
+        if not obj.contains(s, olds):
             continue
+        p = obj.plain(s)
         units = L.parse_units(p, le=elf.le)
         edits = L.splice_edits(p, units, pmap, le=elf.le, in_place=in_place)
         if edits:
@@ -121,9 +152,9 @@ def rewrite(data: bytes, pmap: PrefixMap) -> tuple[bytes, RewriteReport]:
             if not om.identity:
                 maps[s.index] = om
     for s in obj.named(INFOS):
-        p = obj.plain(s)
-        if not _contains(p, olds):
+        if not obj.contains(s, olds):
             continue
+        p = obj.plain(s)
         from objrewrite.dwarf import paths as P  # only when a prefix is in .debug_info
 
         abbrev_name = ".debug_abbrev.dwo" if s.name.endswith(".dwo") else ".debug_abbrev"
@@ -165,11 +196,14 @@ def rewrite(data: bytes, pmap: PrefixMap) -> tuple[bytes, RewriteReport]:
     for idx, body in changed_other.items():
         if idx not in new_plain:
             contents[idx] = body
-    if not contents:
-        out = data
-    else:
-        out = elf.build(contents, headers)
-        report.changed = out != data
+    out: Buffers = data
+    if contents:
+        out = elf.build_parts(contents, headers)
+        report.changed = any(
+            getattr(elf.sections[idx], k) != v for idx, h in headers.items() for k, v in h.items()
+        ) or any(body != elf.sections[idx].raw for idx, body in contents.items())
+        if not report.changed:
+            out = data
     hits = _scan_obj(
         obj, [o for o in olds if not any(o in n for _, n in pmap.pairs)], new_plain, data
     )
@@ -191,7 +225,7 @@ def _encode(
     c = obj.comp.get(s.index)
     if c is None and (gz is None or elf.linked or not is_debug(s)):
         return plain, {}
-    if c is not None and elf.linked:
+    if c is not None and (elf.linked or c.ctype == Z.GNU_ZLIB):
         return Z.compress(c, plain, elf.is64, elf.endian), {}
     if c is None:
         assert gz is not None
@@ -269,7 +303,11 @@ def _scan_obj(
     if not olds:
         return []
     secs = [s for s in obj.elf.sections[1:] if s.type != SHT_NOBITS and s.size]
-    special = [s for s in secs if s.index in replaced or s.flags & SHF_COMPRESSED]
+    special = [
+        s
+        for s in secs
+        if s.index in replaced or s.flags & SHF_COMPRESSED or s.name.startswith(".zdebug")
+    ]
     special_ids = {s.index for s in special}
     plain = sorted((s.offset, s.offset + s.size, s) for s in secs if s.index not in special_ids)
     starts = [t[0] for t in plain]

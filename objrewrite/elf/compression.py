@@ -19,6 +19,9 @@ import zlib
 from objrewrite.errors import FormatError, UnsupportedError
 
 ELFCOMPRESS_ZLIB, ELFCOMPRESS_ZSTD = 1, 2
+# Not an ELF value: our tag for the legacy GNU format of ``.zdebug_*`` sections
+# ("ZLIB", 8-byte big-endian size, zlib stream), which has no Chdr and no SHF_COMPRESSED.
+GNU_ZLIB = 0x100
 
 
 class Compressed:
@@ -64,6 +67,8 @@ def decompress(raw: bytes | memoryview, is64: bool, endian: str) -> Compressed:
 
 
 def compress(c: Compressed, plain: bytes | bytearray, is64: bool, endian: str) -> bytes:
+    if c.ctype == GNU_ZLIB:
+        return b"ZLIB" + len(plain).to_bytes(8, "big") + zlib.compress(bytes(plain), c.level)
     fmt = _chdr_fmt(is64, endian)
     if c.ctype == ELFCOMPRESS_ZLIB:
         body = zlib.compress(bytes(plain), c.level)
@@ -74,6 +79,21 @@ def compress(c: Compressed, plain: bytes | bytearray, is64: bool, endian: str) -
     else:
         hdr = struct.pack(fmt, c.ctype, len(plain), c.addralign)
     return hdr + body
+
+
+def decompress_gnu(raw: bytes | memoryview) -> Compressed:
+    """Decode a legacy ``.zdebug_*`` section (``-gz=zlib-gnu``)."""
+    if len(raw) < 12 or bytes(raw[:4]) != b"ZLIB":
+        raise FormatError("a .zdebug section without its ZLIB header")
+    size = int.from_bytes(raw[4:12], "big")
+    body = bytes(raw[12:])
+    try:
+        plain = zlib.decompress(body)
+    except zlib.error as exc:
+        raise FormatError(f"bad zlib stream in a .zdebug section: {exc}") from exc
+    if len(plain) != size:
+        raise FormatError(".zdebug section size does not match its header")
+    return Compressed(GNU_ZLIB, 1, plain, _zlib_level(body, plain))
 
 
 def _zlib_level(body: bytes, plain: bytes) -> int:

@@ -26,6 +26,9 @@ ET_REL, ET_EXEC, ET_DYN = 1, 2, 3
 SHT_NULL, SHT_SYMTAB, SHT_STRTAB, SHT_RELA, SHT_NOBITS, SHT_REL, SHT_GROUP = 0, 2, 3, 4, 8, 9, 17
 SHF_ALLOC, SHF_COMPRESSED = 0x2, 0x800
 
+Buffer = bytes | bytearray | memoryview
+Buffers = bytes | list[Buffer]  # a whole file, or its pieces in order
+
 
 class Section:
     __slots__ = (
@@ -132,8 +135,8 @@ class ElfFile:
         self.shstrndx = shstrndx
         mv = memoryview(data)
         self.sections: list[Section] = []
-        for i in range(shnum):
-            f = struct.unpack_from(self.shdr_fmt, data, self.shoff + i * shentsize)
+        table = mv[self.shoff : self.shoff + shnum * shentsize]
+        for i, f in enumerate(struct.iter_unpack(self.shdr_fmt, table)):
             off, size, typ = f[4], f[5], f[1]
             if typ != SHT_NOBITS and typ != SHT_NULL and off + size > len(data):
                 raise FormatError(f"section {i} runs past the end of the file")
@@ -165,9 +168,18 @@ class ElfFile:
 
         ``headers`` may override header fields (``flags``...) of some sections.
         """
+        return b"".join(self.build_parts(contents, headers))
+
+    def build_parts(
+        self,
+        contents: dict[int, bytes | bytearray],
+        headers: dict[int, dict[str, int]] | None = None,
+    ) -> list[Buffer]:
+        """``build`` as a list of buffers to write in order (saves joining megabytes only
+        to write them out)."""
         headers = headers or {}
         if self.linked:
-            return self._build_in_place(contents, headers)
+            return [self._build_in_place(contents, headers)]
         secs = self.sections
         # Items in file order: ("s", section) or ("h", None) for the header table.
         items: list[tuple[int, int, int, Section | None]] = []
@@ -178,7 +190,7 @@ class ElfFile:
         items.append((self.shoff, 2, len(secs), None))
         items.sort(key=lambda t: (t[0], t[1], t[2]))
         first = min(t[0] for t in items)
-        parts: list[bytes | bytearray | memoryview] = [self.data[:first]]
+        parts: list[Buffer] = [self.data[:first]]
         size = first
         new_off: dict[int, int] = {}
         new_size: dict[int, int] = {}
@@ -226,7 +238,7 @@ class ElfFile:
         head = bytearray(parts[0])
         struct.pack_into(self.ehdr_fmt, head, 0, *hdr)
         parts[0] = head
-        return b"".join(parts)
+        return parts
 
     def _build_in_place(
         self, contents: dict[int, bytes | bytearray], headers: dict[int, dict[str, int]]

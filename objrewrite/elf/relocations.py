@@ -116,26 +116,44 @@ class RelocTable:
         self.native = elf.le == (sys.byteorder == "little")
         self._words: list[int] | None = None
         self._mv = memoryview(sec.raw).cast(self.code) if self.native else None
-        self.infos = self._column(1)
+        self.infos = self._view(1)
 
-    def _column(self, k: int) -> list[int]:
+    def _view(self, k: int) -> memoryview | list[int]:
+        """Column ``k`` without materialising it when the byte order is native."""
         if self._mv is not None:
-            col: list[int] = self._mv[k :: self.width].tolist()
-            return col
+            return self._mv[k :: self.width]
         if self._words is None:
             fmt = f"{self.elf.endian}{self.count * self.width}{self.code}"
             self._words = list(struct.unpack(fmt, self.sec.raw))
         return self._words[k :: self.width]
+
+    def _column(self, k: int) -> list[int]:
+        view = self._view(k)
+        return view.tolist() if isinstance(view, memoryview) else view
+
+    def sym_column(self) -> memoryview | None:
+        """The symbol indices as a 32-bit column, when the layout allows (LE64 RELA)."""
+        if not (self.native and self.elf.is64 and self.elf.le and self.rela):
+            return None
+        return memoryview(self.sec.raw).cast("I")[3::6]
 
     def syms(self) -> list[int]:
         sh = self.shift
         return [i >> sh for i in self.infos]
 
     def rtype(self, k: int) -> int:
-        return self.infos[k] & (0xFFFFFFFF if self.elf.is64 else 0xFF)
+        info: int = self.infos[k]
+        return info & (0xFFFFFFFF if self.elf.is64 else 0xFF)
 
     def addends(self) -> list[int]:
         adds = self._column(2)
+        if not self.elf.is64:
+            adds = [a - (1 << 32) if a >= 1 << 31 else a for a in adds]
+        return adds
+
+    def addends_at(self, idx: list[int]) -> list[int]:
+        col = self._view(2)
+        adds: list[int] = list(map(col.__getitem__, idx))
         if not self.elf.is64:
             adds = [a - (1 << 32) if a >= 1 << 31 else a for a in adds]
         return adds
@@ -147,28 +165,81 @@ class RelocTable:
         """Indices of the entries whose ``r_info`` is in ``infos``."""
         return list(compress(range(self.count), map(infos.__contains__, self.infos)))
 
-    def store(self, offsets: list[int] | None, addends: list[int] | None) -> bytes:
+    def store(
+        self,
+        offsets: list[int] | None,
+        idx: list[int] | None = None,
+        addends: list[int] | None = None,
+    ) -> bytearray:
+        """The section with new ``offsets`` (all entries) and new ``addends`` at ``idx``."""
         out = bytearray(self.sec.raw)
-        n = self.count
-        cols = []
-        if offsets is not None:
-            cols.append((0, offsets))
-        if addends is not None:
-            if not self.elf.is64:
-                addends = [x & 0xFFFFFFFF for x in addends]
-            cols.append((2, addends))
+        n, w, code = self.count, self.width, self.code
+        if addends is not None and not self.elf.is64:
+            addends = [x & 0xFFFFFFFF for x in addends]
         if self.native:
-            omv = memoryview(out).cast(self.code)
-            for k, col in cols:
-                omv[k :: self.width] = memoryview(struct.pack(f"{n}{self.code}", *col)).cast(
-                    self.code
-                )
-            return bytes(out)
-        fmt = f"{self.elf.endian}{n * self.width}{self.code}"
+            omv = memoryview(out).cast(code)
+            if offsets is not None:
+                omv[0::w] = memoryview(struct.pack(f"{n}{code}", *offsets)).cast(code)
+            if idx and addends is not None:
+                if len(idx) * 4 < n:
+                    for k, v in zip(idx, addends, strict=True):
+                        omv[3 * k + 2] = v
+                else:
+                    changed = dict(zip(idx, addends, strict=True))
+                    col = list(map(changed.get, range(n), omv[2::3].tolist()))
+                    omv[2::3] = memoryview(struct.pack(f"{n}{code}", *col)).cast(code)
+            return out
+        fmt = f"{self.elf.endian}{n * w}{code}"
         words = list(struct.unpack(fmt, out))
-        for k, col in cols:
-            words[k :: self.width] = col
-        return struct.pack(fmt, *words)
+        if offsets is not None:
+            words[0::w] = offsets
+        if idx and addends is not None:
+            for k, v in zip(idx, addends, strict=True):
+                words[3 * k + 2] = v
+        return bytearray(struct.pack(fmt, *words))
+
+
+def _remap_rela_le64(
+    table: RelocTable, syms: Symbols, relevant: set[int], maps: dict[int, OffsetMap]
+) -> bytearray | None:
+    """The common case (little-endian ELF64 RELA, native order) without decoding r_info:
+    the symbol index is the high half of ``r_info``, a 32-bit column we can scan in C."""
+    col = table.sym_column()
+    assert col is not None
+    if max(col) >= len(syms.values):
+        raise FormatError(f"{table.sec.name}: symbol index out of range")
+    idx = list(compress(range(table.count), map(relevant.__contains__, col)))
+    if not idx:
+        return None
+    of_idx = list(map(col.__getitem__, idx))
+    all_idx: list[int] = []
+    all_new: list[int] = []
+    present = set(of_idx)
+    for sym in present:
+        sub_idx = (
+            idx if len(present) == 1 else [k for k, s in zip(idx, of_idx, strict=True) if s == sym]
+        )
+        m = maps[syms.shndx[sym]]
+        base = syms.values[sym]
+        vals = table.addends_at(sub_idx)
+        if base:
+            vals = [v + base for v in vals]
+        nbase = m.map(base) if base else 0
+        new = m.map_many(vals)
+        all_idx += sub_idx
+        all_new += [v - nbase for v in new] if nbase else new
+    return table.store(None, all_idx, all_new)
+
+
+def _surely_unrelated(elf: ElfFile, sec: Section, relevant: set[int]) -> bool:
+    """True if no entry of ``sec`` uses a symbol in ``relevant``: a C-speed look at the
+    symbol-index column, for the common case (little-endian ELF64 RELA on a
+    little-endian machine); False means "look properly"."""
+    if not (elf.is64 and elf.le and sys.byteorder == "little" and sec.type == SHT_RELA):
+        return False
+    if len(sec.raw) % 24:
+        return False
+    return relevant.isdisjoint(memoryview(sec.raw).cast("I")[3::6])
 
 
 def remap(
@@ -204,7 +275,14 @@ def remap(
         relevant = relevant_of[sec.link]
         if not relevant and target_map is None:
             continue
+        if target_map is None and _surely_unrelated(elf, sec, relevant):
+            continue
         table = RelocTable(elf, sec)
+        if target_map is None and table.rela and table.sym_column() is not None:
+            patched = _remap_rela_le64(table, syms, relevant, maps)
+            if patched is not None:
+                out[sec.index] = patched
+            continue
         # Group the distinct r_info values by symbol: few, so this is cheap.
         by_sym: dict[int, set[int]] = {}
         nsyms = len(syms.values)
@@ -222,20 +300,20 @@ def remap(
             out[sec.index] = table.store(new_offsets, None)
             continue
         if table.rela:
-            adds = table.addends()
-            changed: dict[int, int] = {}
+            all_idx: list[int] = []
+            all_new: list[int] = []
             for sym, infos in by_sym.items():
                 m = maps[syms.shndx[sym]]
                 base = syms.values[sym]
                 idx = table.entries_of(infos)
-                vals = list(map(adds.__getitem__, idx))
+                vals = table.addends_at(idx)
                 if base:
                     vals = [v + base for v in vals]
                 nbase = m.map(base) if base else 0
                 new = m.map_many(vals)
-                changed.update(zip(idx, [v - nbase for v in new] if nbase else new, strict=True))
-            adds = list(map(changed.get, range(table.count), adds))
-            out[sec.index] = table.store(new_offsets, adds)
+                all_idx += idx
+                all_new += [v - nbase for v in new] if nbase else new
+            out[sec.index] = table.store(new_offsets, all_idx, all_new)
         else:
             tgt = sec.info
             if not 0 < tgt < len(elf.sections):

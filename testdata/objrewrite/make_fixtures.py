@@ -9,8 +9,12 @@ give the long-tree object (and the reverse), which is the oracle the tests use.
 File names (enforced by tests/objrewrite/test_fixtures.py):
     obj/<case>@<tree>.o      tree is "short" or "long"; <case> is
     <cc>-dwarf<v>-<g|g3>-<rel|abs>[-gz]    the matrix: cc gcc|clang, v 2|4|5
-    <cc>-<extra>                            extras: asm, split (+ .dwo), types4, types5,
-                                            ldr, macinfo, dwarf64, zstd, exe
+    <cc>-<extra>                            extras: asm, split/split4 (DWARF 5/4, + .dwo),
+                                            types4, types5,
+                                            ldr, macinfo, dwarf64, zstd, exe (ET_EXEC),
+                                            so (ET_DYN), cmdline (clang
+                                            -grecord-command-line), zlibgnu
+                                            (legacy .zdebug_* sections)
     clang-<arch>                            cross targets: i386, arm, mips, ppc64, ppc, s390x,
                                             aarch64
     macho-<arch>-dwarf<v>                   Mach-O objects (x86_64, arm64; v4, v5)
@@ -37,18 +41,10 @@ SOURCES = {
         "int add(int a, int b) { return a + b + HDR_K; }\n"
         "int use(struct pt *p) { return p->x + twice(add(p->y, 1)); }\n"
     ),
-    "src/b.c": (
-        '#include "hdr.h"\n'
-        "int sub(int a, int b) { return a - b + twice(HDR_K); }\n"
-    ),
-    "src/f.c": (
-        '#include "hdr.h"\n'
-        "const char *where(void) { return HDR_FILE; }\n"
-    ),
+    "src/b.c": ('#include "hdr.h"\nint sub(int a, int b) { return a - b + twice(HDR_K); }\n'),
+    "src/f.c": ('#include "hdr.h"\nconst char *where(void) { return HDR_FILE; }\n'),
     "src/main.c": "int add(int, int);\nint main(void) { return add(1, 2) == 6 ? 0 : 1; }\n",
-    "src/s.S": (
-        "        .text\n        .globl asm_fn\nasm_fn:\n        nop\n        ret\n"
-    ),
+    "src/s.S": ("        .text\n        .globl asm_fn\nasm_fn:\n        nop\n        ret\n"),
     "src/t.cc": (
         '#include "hdr.h"\n'
         "struct Shape { virtual ~Shape() {} virtual int area() const { return HDR_K; } };\n"
@@ -65,8 +61,12 @@ SOURCES = {
 MACHO_SRC = "int mfn(int a) { return a * 3; }\nint _start(void) { return mfn(2); }\n"
 
 CROSS = {
-    "i386": "i386-linux-gnu", "arm": "arm-linux-gnueabi", "mips": "mips-linux-gnu",
-    "ppc64": "powerpc64-linux-gnu", "ppc": "powerpc-linux-gnu", "s390x": "s390x-linux-gnu",
+    "i386": "i386-linux-gnu",
+    "arm": "arm-linux-gnueabi",
+    "mips": "mips-linux-gnu",
+    "ppc64": "powerpc64-linux-gnu",
+    "ppc": "powerpc-linux-gnu",
+    "s390x": "s390x-linux-gnu",
     "aarch64": "aarch64-linux-gnu",
 }
 
@@ -82,13 +82,32 @@ def matrix() -> list[str]:
     return out
 
 
-EXTRAS = [
-    "gcc-asm", "clang-asm", "gcc-split", "clang-split", "gcc-types4", "gcc-types5",
-    "clang-types4", "clang-types5", "gcc-ldr", "clang-ldr", "gcc-macinfo", "gcc-dwarf64",
-    "gcc-zstd", "gcc-exe", "gcc-filemacro",
-] + [f"clang-{a}" for a in CROSS] + [
-    f"macho-{a}-dwarf{v}" for a in ("x86_64", "arm64") for v in (4, 5)
-]
+EXTRAS = (
+    [
+        "gcc-asm",
+        "clang-asm",
+        "gcc-split",
+        "clang-split",
+        "gcc-types4",
+        "gcc-types5",
+        "clang-types4",
+        "clang-types5",
+        "gcc-ldr",
+        "clang-ldr",
+        "gcc-macinfo",
+        "gcc-dwarf64",
+        "gcc-zstd",
+        "gcc-exe",
+        "gcc-so",
+        "gcc-filemacro",
+        "clang-cmdline",
+        "gcc-zlibgnu",
+        "gcc-split4",
+        "clang-split4",
+    ]
+    + [f"clang-{a}" for a in CROSS]
+    + [f"macho-{a}-dwarf{v}" for a in ("x86_64", "arm64") for v in (4, 5)]
+)
 
 
 def all_cases() -> list[str]:
@@ -124,8 +143,19 @@ def build_case(case: str, tree: str, root: Path, obj: Path) -> list[Path]:
     cc = parts[0]
     if cc == "macho":
         arch, v = parts[1], parts[2]
-        _run(["clang", "-target", f"{arch}-apple-macos11", f"-g{v.replace('dwarf', 'dwarf-')}",
-              "-c", "m.c", "-o", str(dest)], src)
+        _run(
+            [
+                "clang",
+                "-target",
+                f"{arch}-apple-macos11",
+                f"-g{v.replace('dwarf', 'dwarf-')}",
+                "-c",
+                "m.c",
+                "-o",
+                str(dest),
+            ],
+            src,
+        )
         return [dest]
     if len(parts) >= 4 and parts[1].startswith("dwarf"):
         v = parts[1][5:]
@@ -144,16 +174,19 @@ def build_case(case: str, tree: str, root: Path, obj: Path) -> list[Path]:
     if extra == "asm":
         _run([cc, "-g", "-c", "s.S", "-o", str(dest)], src)
         return [dest]
-    if extra == "split":
+    if extra in ("split", "split4"):
         # The .dwo is named after the output, so the output lives in the tree.
         o = root / "out" / f"{case}.o"
-        _run([cc, "-g", "-gsplit-dwarf", "-c", "a.c", "-I", str(inc), "-o", str(o)], src)
+        version = ["-gdwarf-4"] if extra == "split4" else []
+        _run([cc, "-g", *version, "-gsplit-dwarf", "-c", "a.c", "-I", str(inc), "-o", str(o)], src)
         shutil.copy(o, dest)
         shutil.copy(o.with_suffix(".dwo"), obj / f"{case}@{tree}.dwo")
         return [dest, obj / f"{case}@{tree}.dwo"]
     if extra in ("types4", "types5"):
-        _run([cc, "-x", "c++", f"-gdwarf-{extra[-1]}", "-fdebug-types-section", "-c", "t.cc",
-              *base], src)
+        _run(
+            [cc, "-x", "c++", f"-gdwarf-{extra[-1]}", "-fdebug-types-section", "-c", "t.cc", *base],
+            src,
+        )
         return [dest]
     if extra == "ldr":
         a, b = obj / f"{case}@{tree}.a.tmp", obj / f"{case}@{tree}.b.tmp"
@@ -176,8 +209,16 @@ def build_case(case: str, tree: str, root: Path, obj: Path) -> list[Path]:
         tmp.unlink()
         return [dest]
     if extra == "exe":
-        _run([cc, "-g", "-gdwarf-4", "-O1", "a.c", "main.c", "-I", str(inc), "-o",
-              str(dest)], src)
+        _run([cc, "-g", "-gdwarf-4", "-O1", "a.c", "main.c", "-I", str(inc), "-o", str(dest)], src)
+        return [dest]
+    if extra == "zlibgnu":
+        _run([cc, "-g", "-gz=zlib-gnu", "-c", "a.c", *base], src)
+        return [dest]
+    if extra == "cmdline":
+        _run([cc, "-g", "-grecord-command-line", "-c", "a.c", *base], src)
+        return [dest]
+    if extra == "so":
+        _run([cc, "-g", "-shared", "-fPIC", "-O1", "a.c", "-I", str(inc), "-o", str(dest)], src)
         return [dest]
     if extra == "filemacro":
         _run([cc, "-g", "-c", str(src / "f.c"), *base], src)

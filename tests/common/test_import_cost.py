@@ -44,6 +44,8 @@ HOT_MODULES = (
     "client.proc",
     "client.transport",
     "client.remote",
+    "client.native",
+    "client.pumpmode",
     "client.outputs",
     "client.log",
 )

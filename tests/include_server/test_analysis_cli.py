@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -89,3 +90,20 @@ def test_not_covered_and_not_a_compile(tool_bin: Path, tmp_path: Path) -> None:
 def test_parse_make_deps() -> None:
     text = "x.o: x.c a\\ b.h \\\n  /usr/include/c,d.h $$e.h\n"
     assert parse_make_deps(text) == ["x.c", "a b.h", "/usr/include/c,d.h", "$e.h"]
+
+
+def test_cpath_dirs_are_user_dirs(tool_bin: Path, tmp_path: Path) -> None:
+    (tmp_path / "envinc").mkdir()
+    (tmp_path / "envinc" / "fromenv.h").write_text("/* from CPATH */\n")
+    (tmp_path / "main.c").write_text("#include <fromenv.h>\n")
+    env = {**os.environ, "CPATH": str(tmp_path / "envinc")}
+    proc = subprocess.run(
+        [str(tool_bin / "include-analysis"), "--check", "--", "gcc", "-c", "main.c"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert str(tmp_path.resolve() / "envinc" / "fromenv.h") in proc.stdout.splitlines()

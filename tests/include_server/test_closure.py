@@ -84,6 +84,16 @@ def test_case(
     assert gcc_deps(args, where) <= paths
 
 
+def test_opened_names_are_as_gcc_forms_them(tree: Path) -> None:
+    where = tree / "next"
+    closure = Analyzer().analyze(["gcc", "-c", "-Ia", f"-I{where}/b", "main.c"], str(where))
+    assert closure.closure is not None
+    opened = {f.path: f.opened for f in closure.closure.files}
+    assert opened[str(where / "main.c")] == "main.c"
+    assert opened[str(where / "a" / "w.h")] == "a/w.h"  # relative -I: relative name
+    assert opened[str(where / "b" / "w.h")] == f"{where}/b/w.h"  # absolute -I: absolute
+
+
 def test_dotdot_directory_must_exist(tree: Path) -> None:
     closure = Analyzer().analyze(["gcc", "-c", "main.c"], str(tree / "dotdot")).closure
     assert closure is not None
@@ -146,4 +156,20 @@ def test_digest_and_size(tree: Path) -> None:
     entry = next(f for f in closure.files if f.path.endswith("/up.h"))
     data = (tree / "dotdot" / "up.h").read_bytes()
     assert entry.size == len(data)
-    assert entry.digest == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert entry.digest == "blake2b:" + hashlib.blake2b(data, digest_size=32).hexdigest()
+
+
+def test_forced_includes_and_imacros(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    (root / "inc").mkdir()
+    (root / "forced.h").write_text("/* forced, found in cwd first */\n")
+    (root / "inc" / "macros.h").write_text('#define TARGET_HEADER "target.h"\n')
+    (root / "inc" / "target.h").write_text("/* named by a macro from -imacros */\n")
+    (root / "main.c").write_text("#include TARGET_HEADER\n")
+    argv = ["gcc", "-c", "-Iinc", "-include", "forced.h", "-imacros", "macros.h", "main.c"]
+    closure = Analyzer().analyze(argv, str(root)).closure
+    assert closure is not None and closure.covered, closure
+    paths = {f.path for f in closure.files}
+    assert {str(root / "forced.h"), str(root / "inc" / "macros.h")} <= paths
+    assert str(root / "inc" / "target.h") in paths
+    assert gcc_deps(argv[2:], root) <= paths

@@ -12,7 +12,8 @@ import pytest
 from include_server.analysis_cli import dependency_command, parse_make_deps
 from include_server.cache import Analyzer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+# Appended, not prepended: bench/common.py must not shadow the ``common`` package.
+sys.path.append(str(Path(__file__).resolve().parents[2] / "bench"))
 import corpus
 
 

@@ -49,3 +49,12 @@ def test_forget(tmp_path: Path) -> None:
     assert fs.forget(str(root / "d"))  # a directory: everything below goes
     assert fs.read(str(root / "d" / "a.h")).scan.includes[0].text == "c.h"
     assert fs.read(str(root / "d" / "a.h")).stable
+
+
+def test_file_changing_while_read_is_not_cached() -> None:
+    # /proc files report size 0 but read non-empty: exactly a stat/contents mismatch.
+    fs = FileSystemView()
+    data = fs.read("/proc/self/status")
+    assert not data.stable and fs.stats["unstable"] == 1
+    fs.read("/proc/self/status")
+    assert fs.stats["read"] == 2  # read again: nothing was remembered

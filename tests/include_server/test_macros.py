@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from include_server import macros
-from include_server.scanner import Define, scan
+from include_server.scanner import Define, definitions_in
 
 TABLE = macros.build_table(
-    scan(
+    definitions_in(
         b"#define HDR(x) <x.h>\n"
         b"#define STR(x) #x\n#define XSTR(x) STR(x)\n"
         b"#define CAT_(a, b) a##b\n#define CAT(a, b) CAT_(a, b)\n"
@@ -16,7 +16,7 @@ TABLE = macros.build_table(
         b'#define QUOTED "q.h"\n'
         b"#define V(...) <__VA_ARGS__>\n"
         b"#define SELF SELF\n"
-    ).defines
+    )
 )
 
 

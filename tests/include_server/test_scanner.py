@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from include_server.scanner import UNTERMINATED_COMMENT, Include, IncludeKind, scan
+from include_server.scanner import (
+    UNTERMINATED_COMMENT,
+    Include,
+    IncludeKind,
+    definitions_in,
+    scan,
+)
 
 Q, A, C = IncludeKind.QUOTE, IncludeKind.ANGLE, IncludeKind.COMPUTED
 
@@ -55,11 +61,13 @@ def test_has_include_counts_as_possible() -> None:
 
 
 def test_defines_object_and_function_like() -> None:
-    result = scan(
+    src = (
         b"#define A 1\n#define F(x, y) <x##y.h>\n#define G (not params)\n"
         b"#define V(...) __VA_ARGS__\n#undef A\n#define L \\\n  continued // c\n"
     )
-    by_name = {d.name: (d.params, d.body, d.line) for d in result.defines}
+    result = scan(src)
+    assert all(result.has_macro(n) for n in "AFGVL") and not result.has_macro("B")
+    by_name = {d.name: (d.params, d.body, d.line) for d in definitions_in(src)}
     assert by_name["A"] == (None, "1", 1)
     assert by_name["F"] == (("x", "y"), "<x##y.h>", 2)
     assert by_name["G"] == (None, "(not params)", 3)
@@ -69,6 +77,7 @@ def test_defines_object_and_function_like() -> None:
 
 
 def test_definitions_are_parsed_on_demand() -> None:
-    result = scan(b"#define X 1\n#define X 2\n")
-    assert [d.body for d in result.definitions("X")] == ["1", "2"]
-    assert result.definitions("Y") == []
+    src = b"#define X 1\n#define X 2\n"
+    assert scan(src).names == "\0X\0"
+    assert [d.body for d in definitions_in(src, "X")] == ["1", "2"]
+    assert definitions_in(src, "Y") == []

@@ -90,6 +90,29 @@ def test_answers_and_second_request_from_memory(server: Server, project: Path) -
     assert all(p.startswith(root + "/") for p in first)
 
 
+def test_long_lived_server_sees_changes(server: Server, tmp_path: Path) -> None:
+    proj = (tmp_path / "live").resolve()
+    (proj / "a").mkdir(parents=True)
+    (proj / "b").mkdir()
+    (proj / "b" / "x.h").write_text("/* b */\n")
+    (proj / "main.c").write_text("#include <x.h>\n")
+    argv = ["gcc", "-c", "-Ia", "-Ib", "main.c"]
+    assert any(p.endswith("/b/x.h.lzo") for p in server.paths(proj, argv))
+    # A header created earlier in the search path: the next answer must use it.  The
+    # server learns it from inotify, asynchronously: poll against a deadline.
+    (proj / "a" / "x.h").write_text("/* a */\n")
+    deadline = time.monotonic() + 10
+    while True:
+        paths = server.paths(proj, argv)
+        if any(p.endswith("/a/x.h.lzo") for p in paths):
+            break
+        assert time.monotonic() < deadline, paths
+        time.sleep(0.02)
+    assert not any(p.endswith("/b/x.h.lzo") for p in paths)
+    counters = server.status()["counters"]
+    assert isinstance(counters, dict) and counters["closures-invalidated"] >= 1
+
+
 def test_forty_concurrent_clients(server: Server, project: Path) -> None:
     argv = ["gcc", "-c", "main.c", "-o", "main.o"]
     expected = server.paths(project, argv)
@@ -108,13 +131,42 @@ def test_a_slow_client_does_not_hold_the_others(server: Server, project: Path) -
         assert time.monotonic() - start < 5
 
 
+def test_a_slow_analysis_does_not_hold_memoised_answers(
+    server: Server, project: Path, tmp_path: Path
+) -> None:
+    big = tmp_path / "big"
+    big.mkdir()
+    n = 3000
+    for i in range(n):
+        (big / f"h{i}.h").write_text(f'#include "h{i + 1}.h"\n' if i + 1 < n else "\n")
+    (big / "main.c").write_text('#include "h0.h"\n')
+    argv = ["gcc", "-c", "main.c", "-o", "main.o"]
+    server.paths(project, argv)  # memoised from now on
+    finished: list[str] = []
+    with ThreadPoolExecutor(41) as pool:
+        slow = pool.submit(
+            lambda: (server.paths(big, ["gcc", "-c", "main.c"]), finished.append("slow"))
+        )
+        quick = [
+            pool.submit(lambda: (server.paths(project, argv), finished.append("quick")))
+            for _ in range(40)
+        ]
+        for f in [slow, *quick]:
+            f.result(timeout=60)
+    assert len(slow.result()[0]) > n
+    # Memoised answers did not wait for the analysis (here all 40 come first; the margin is
+    # for a loaded machine, where the test's own client threads may start late).
+    assert finished.index("slow") >= 20
+    assert finished.count("quick") == 40
+
+
 def test_extension_carries_digests(server: Server, project: Path) -> None:
     raw = query(server.port, encode_request(str(project), ["gcc", "-c", "main.c"], True))
     doc = read_json(io.BytesIO(raw))
     assert isinstance(doc, dict) and doc["covered"]
     files = doc["files"]
     assert isinstance(files, list)
-    assert all(str(f["digest"]).startswith("sha256:") for f in files)
+    assert all(str(f["digest"]).startswith("blake2b:") for f in files)
 
 
 def test_not_covered_gives_empty_reply(server: Server, tmp_path: Path) -> None:
@@ -142,6 +194,9 @@ def test_idle_timeout(tool_bin: Path, tmp_path: Path) -> None:
 
 
 STOCK_ENV = {"DISTCC_HOSTS": "127.0.0.1/2,cpp,lzo"}
+# Debian's stock binaries by absolute path: a `distcc` earlier on PATH may be ours.
+STOCK_DISTCC = "/usr/bin/distcc"
+STOCK_DISTCCD = "/usr/bin/distccd"
 
 
 @pytest.mark.interop
@@ -150,7 +205,7 @@ def test_stock_client_scan_includes(
 ) -> None:
     env = {**clean_env, **STOCK_ENV, "INCLUDE_SERVER_PORT": server.port}
     out = subprocess.run(
-        ["distcc", "--scan-includes", "gcc", "-c", "main.c", "-o", "main.o"],
+        [STOCK_DISTCC, "--scan-includes", "gcc", "-c", "main.c", "-o", "main.o"],
         cwd=project,
         env=env,
         capture_output=True,
@@ -178,7 +233,7 @@ def test_stock_pump_compile_against_stock_distccd(
     port = _free_port()
     daemon = subprocess.Popen(
         [
-            "distccd",
+            STOCK_DISTCCD,
             "--no-detach",
             "--daemon",
             "--allow",
@@ -208,15 +263,25 @@ def test_stock_pump_compile_against_stock_distccd(
             "INCLUDE_SERVER_PORT": server.port,
             "DISTCC_FALLBACK": "0",
         }
+        # Headers through an absolute -I (shipped as .lzo.abs with a #line) and a relative
+        # one: __FILE__ must name them as a local compile does.
+        (project / "inc").mkdir()
+        (project / "inc" / "a.h").write_text("static const char *where_a = __FILE__;\n")
+        (project / "main.c").write_text(
+            (project / "main.c").read_text()
+            + "#include <a.h>\nconst char *f(void) { return where_a; }\n"
+        )
+        flags = [f"-I{project}/inc", "-Ifarm"]
         subprocess.run(
-            ["distcc", "gcc", "-c", "main.c", "-o", "remote.o"],
+            [STOCK_DISTCC, "gcc", "-c", *flags, "main.c", "-o", "remote.o"],
             cwd=project,
             env=env,
             check=True,
             capture_output=True,
         )
-        subprocess.run(["gcc", "-c", "main.c", "-o", "local.o"], cwd=project, check=True)
+        subprocess.run(["gcc", "-c", *flags, "main.c", "-o", "local.o"], cwd=project, check=True)
         assert (project / "remote.o").read_bytes() == (project / "local.o").read_bytes()
+        assert f"{project}/inc/a.h".encode() in (project / "remote.o").read_bytes()
         assert server.status()["answered"] == 1
     finally:
         daemon.terminate()

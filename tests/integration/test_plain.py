@@ -290,3 +290,83 @@ def test_parallel_diagnostics_do_not_interleave(
     # Each job's 40 warnings form one contiguous run.
     runs = [j for k, j in enumerate(jobs) if k == 0 or jobs[k - 1] != j]
     assert sorted(runs) == sorted(str(i) for i in range(n))
+
+
+def test_ssh_host_through_distcc_ssh(
+    tool_bin: Path, hello: Path, clean_env: dict[str, str], tmp_path: Path
+) -> None:
+    """``@host`` runs ``$DISTCC_SSH [-l user] host distccd --inetd ...``: a stand-in ssh
+    that checks its arguments and runs our distccd in inetd mode on this machine."""
+    fake_ssh = tmp_path / "fake-ssh"
+    log = tmp_path / "ssh-args"
+    fake_ssh.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" > {log}\n'
+        '[ "$1" = -l ] && [ "$2" = builder ] && [ "$3" = farm1 ] || exit 99\n'
+        "shift 3\n"
+        f"exec {tool_bin / 'distccd'} --inetd --enable-tcp-insecure --log-stderr "
+        f"--user root 2>>{tmp_path / 'inetd.log'}\n"
+    )
+    fake_ssh.chmod(0o755)
+    env = client_env(clean_env, "builder@farm1,lzo", DISTCC_SSH=str(fake_ssh))
+    r = run([str(tool_bin / "distcc"), "gcc", "-c", "hello.c", "-o", "hello.o"], hello, env)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == b"", r.stderr.decode()
+    assert log.read_text().split() == [
+        "-l",
+        "builder",
+        "farm1",
+        "distccd",
+        "--inetd",
+        "--enable-tcp-insecure",
+    ]
+    assert "COMPILE_OK" in (tmp_path / "inetd.log").read_text()
+    assert (hello / "hello.o").read_bytes() == local_object(hello, ["-c", "hello.c"])
+
+
+def test_unresolvable_host_is_skipped(
+    tool_bin: Path, our_daemon: Daemon, hello: Path, clean_env: dict[str, str]
+) -> None:
+    env = client_env(clean_env, f"no-such-host.invalid {our_daemon.hostspec}")
+    r = run([str(tool_bin / "distcc"), "gcc", "-c", "hello.c", "-o", "hello.o"], hello, env)
+    assert r.returncode == 0, r.stderr
+    assert b"no-such-host.invalid" in r.stderr  # said once, as a warning
+    assert our_daemon.compile_ok(1) == 1
+
+
+@pytest.fixture
+def failing_server() -> Iterator[FakeServer]:
+    """A server whose compiler 'fails' with a message a local compile would not give."""
+
+    def respond(conn: socket.socket) -> None:
+        read_request(conn)
+        err = b"remote: internal compiler error\n"
+        conn.sendall(
+            b"DONE00000001STAT00000100SERR%08x" % len(err) + err + b"SOUT00000000DOTO00000000"
+        )
+
+    s = FakeServer(respond)
+    yield s
+    s.close()
+
+
+def test_remote_error_is_retried_locally_and_the_host_backed_off(
+    tool_bin: Path, failing_server: FakeServer, hello: Path, clean_env: dict[str, str]
+) -> None:
+    env = client_env(clean_env, f"127.0.0.1:{failing_server.port}")
+    r = run([str(tool_bin / "distcc"), "gcc", "-c", "hello.c", "-o", "hello.o"], hello, env)
+    assert r.returncode == 0
+    assert b"internal compiler error" not in r.stderr
+    assert (hello / "hello.o").read_bytes() == local_object(hello, ["-c", "hello.c"])
+    # The local result differed from the remote one: the server was at fault.
+    assert list((Path(clean_env["DISTCC_DIR"]) / "lock").glob("backoff*"))
+
+
+def test_skip_local_retry_makes_the_remote_error_final(
+    tool_bin: Path, failing_server: FakeServer, hello: Path, clean_env: dict[str, str]
+) -> None:
+    env = client_env(clean_env, f"127.0.0.1:{failing_server.port}", DISTCC_SKIP_LOCAL_RETRY="1")
+    r = run([str(tool_bin / "distcc"), "gcc", "-c", "hello.c", "-o", "hello.o"], hello, env)
+    assert r.returncode == 1
+    assert b"remote: internal compiler error" in r.stderr
+    assert not (hello / "hello.o").exists()

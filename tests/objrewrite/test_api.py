@@ -65,3 +65,61 @@ def test_objrewrite_imports_no_higher_layer() -> None:
         [sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == []
+
+
+def test_write_atomically_with_many_buffers(tmp_path: Path) -> None:
+    parts: list[bytes | bytearray | memoryview] = [bytes([i % 251]) * (i % 7) for i in range(3000)]
+    dest = tmp_path / "out.o"
+    api.write_atomically(dest, parts)
+    assert dest.read_bytes() == b"".join(parts)
+    assert os.listdir(tmp_path) == ["out.o"]
+
+
+def test_user_map_first_then_root_map_resolves_like_compile_time_maps(
+    fx: Fx, tmp_path: Path
+) -> None:
+    """What the daemon does: the user's map (re-rooted) before the root map.
+
+    Every file then resolves to the same path as with the maps given at compile time,
+    though not byte for byte: clang splits file names into directory + name differently
+    when a map changes the compilation directory, so user maps belong at compile time and
+    objrewrite is the safety net for the root.
+    """
+    local, mirror, out = tmp_path / "local.o", tmp_path / "mirror.o", tmp_path / "out.o"
+
+    def cc(tree: str, dest: Path, *extra: str) -> None:
+        subprocess.run(
+            ["clang", "-g", "-c", "a.c", "-I", f"{tree}/include", *extra, "-o", str(dest)],
+            cwd=f"{tree}/src",
+            check=True,
+        )
+
+    def files(obj: Path) -> set[str]:
+        dump = subprocess.run(
+            ["llvm-dwarfdump", "--debug-info", str(obj)], capture_output=True, text=True, check=True
+        ).stdout
+        return {
+            ln.split("(", 1)[1]
+            for ln in dump.splitlines()
+            if "DW_AT_decl_file" in ln or "DW_AT_comp_dir" in ln
+        }
+
+    cc(fx.short, local, f"-ffile-prefix-map={fx.short}/src=/X")
+    cc(fx.long, mirror)
+    report = objrewrite.rewrite_file(
+        mirror, [(fx.long + "/src", "/X"), (fx.long, fx.short)], out=out
+    )
+    assert report.ok
+    assert files(out) == files(local)
+    assert any("/X/a.c" in f for f in files(out))
+    assert verify_errors(out) == 0
+
+
+def test_rewrite_through_a_symlink_keeps_the_link(fx: Fx, tmp_path: Path) -> None:
+    real = tmp_path / "real.o"
+    real.write_bytes(fx.path("clang-dwarf4-g-rel", "long").read_bytes())
+    link = tmp_path / "link.o"
+    link.symlink_to(real)
+    assert objrewrite.rewrite_file(link, [(fx.long, fx.short)]).ok
+    assert link.is_symlink()
+    assert real.read_bytes() == fx.path("clang-dwarf4-g-rel", "short").read_bytes()

@@ -113,3 +113,21 @@ def test_several_files_worst_status_wins(fx: Fx, tmp_path: Path) -> None:
     bad.write_bytes(b"junk")
     assert main(["-m", f"{fx.long}={fx.short}", str(good), str(bad)]) == EXIT_INPUT
     assert good.read_bytes() == fx.path("clang-dwarf4-g-rel", "short").read_bytes()
+
+
+def test_cli_on_every_fixture_both_ways(fx: Fx, tmp_path: Path) -> None:
+    """Exit 0 and nothing left, except growth where only in-place editing exists (4)."""
+    in_place_only = ("gcc-exe", "gcc-so", "macho-")
+    seen = 0
+    for src in sorted(fx.obj.iterdir()):
+        case, rest = src.name.split("@")
+        tree, ext = rest.split(".")
+        old, new = (fx.short, fx.long) if tree == "short" else (fx.long, fx.short)
+        out = tmp_path / f"out.{ext}"
+        code = main(["-q", "-m", f"{old}={new}", "-o", str(out), str(src)])
+        growing = tree == "short" and case.startswith(in_place_only)
+        assert code == (EXIT_UNSUPPORTED if growing else EXIT_OK), src.name
+        if not growing:
+            assert main(["-q", "--check", old, str(out)]) == EXIT_OK, src.name
+        seen += 1
+    assert seen == len(list(fx.obj.iterdir())) > 150

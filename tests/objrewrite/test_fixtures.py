@@ -8,8 +8,8 @@ from tests.objrewrite.conftest import GEN, Fx
 
 NAME = re.compile(
     r"^(?:(?:gcc|clang)-dwarf[245]-g3?-(?:rel|abs)(?:-gz)?"
-    r"|(?:gcc|clang)-(?:asm|split|types4|types5|ldr)"
-    r"|gcc-(?:macinfo|dwarf64|zstd|exe|filemacro)"
+    r"|(?:gcc|clang)-(?:asm|split|split4|types4|types5|ldr)|clang-cmdline"
+    r"|gcc-(?:macinfo|dwarf64|zstd|zlibgnu|exe|so|filemacro)"
     r"|clang-(?:i386|arm|mips|ppc64|ppc|s390x|aarch64)"
     r"|macho-(?:x86_64|arm64)-dwarf[45])"
     r"@(?:short|long)\.(?:o|dwo)$"

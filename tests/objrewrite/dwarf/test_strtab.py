@@ -35,3 +35,19 @@ def test_in_place_pads_with_nuls() -> None:
 def test_no_match_is_the_same_object() -> None:
     st = StrTab(TABLE, PrefixMap([("/other", "/x")]), in_place=False)
     assert not st.changed and st.data() is TABLE
+
+
+def test_inline_padding_goes_at_the_junction() -> None:
+    from objrewrite.dwarf.line import pad_inline
+
+    assert pad_inline(b"/tmp/root/home/u", b"/n/home/u", 2) == b"/n" + b"/" * 8 + b"home/u"
+    # Root stripped: pad after the first component, never a leading "//".
+    assert pad_inline(b"/tmp/root/home/u", b"/home/u", 0) == b"/home" + b"/" * 10 + b"u"
+    with pytest.raises(UnsupportedError):
+        pad_inline(b"/a/x", b"/longer/x", 7)
+
+
+def test_in_place_with_two_matches_in_one_string() -> None:
+    table = b"x\x00cc -I/old/a -I/old/b\x00"
+    st = StrTab(table, PrefixMap([("/old", "/n")]), in_place=True)
+    assert st.data() == b"x\x00cc -I/n/a -I/n/b\x00\x00\x00\x00\x00"

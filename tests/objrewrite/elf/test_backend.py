@@ -14,12 +14,20 @@ from pathlib import Path
 import pytest
 
 import objrewrite
+from objrewrite.elf.file import ElfFile
 from objrewrite.errors import UnsupportedError
 from tests.objrewrite.conftest import GEN, Fx, dwarf_dump, readelf_warnings, verify_errors
 
 MATRIX = GEN.matrix()
 WAYS = ("longer", "shorter")
-IDENTICAL_EXTRAS = ["clang-asm", "clang-split", "clang-types4", "clang-types5", "clang-ldr"]
+IDENTICAL_EXTRAS = [
+    "clang-asm",
+    "clang-split",
+    "clang-split4",
+    "clang-types4",
+    "clang-types5",
+    "clang-ldr",
+]
 # ELF32/64, both byte orders, REL (i386, arm, mips) and RELA (the others).
 CROSS = [f"clang-{arch}" for arch in GEN.CROSS]
 # gcc orders its string tables by hashes that depend on the paths: equal DWARF, not bytes.
@@ -30,8 +38,10 @@ EQUIVALENT_EXTRAS = [
     "gcc-types4",
     "gcc-types5",
     "gcc-split",
+    "gcc-split4",
     "gcc-ldr",
     "gcc-zstd",
+    "gcc-zlibgnu",
     "gcc-filemacro",
 ]
 
@@ -56,6 +66,7 @@ def test_identical_to_a_compile_at_the_target_path(
 ) -> None:
     dest, expected = _rewrite(fx, case, way, tmp_path)
     assert dest.read_bytes() == expected.read_bytes()
+    assert verify_errors(dest) == 0
 
 
 @pytest.mark.parametrize("way", WAYS)
@@ -69,7 +80,7 @@ def test_dwarf_equal_to_a_compile_at_the_target_path(
     assert readelf_warnings(dest) == readelf_warnings(expected)
 
 
-@pytest.mark.parametrize("case", ["gcc-split", "clang-split"])
+@pytest.mark.parametrize("case", ["gcc-split", "clang-split", "gcc-split4", "clang-split4"])
 def test_split_dwarf_dwo_files(fx: Fx, case: str, tmp_path: Path) -> None:
     for way in WAYS:
         dest, expected = _rewrite(fx, case, way, tmp_path, ".dwo")
@@ -123,10 +134,32 @@ def test_linked_executable_is_rewritten_in_place_when_not_longer(fx: Fx, tmp_pat
     assert "int add(int a, int b)" in gdb
 
 
-def test_linked_executable_refuses_to_grow(fx: Fx) -> None:
-    src, _, old, new = fx.direction("gcc-exe", "longer")
+@pytest.mark.parametrize("case", ["gcc-exe", "gcc-so"])
+def test_linked_files_refuse_to_grow(fx: Fx, case: str) -> None:
+    src, _, old, new = fx.direction(case, "longer")
     with pytest.raises(UnsupportedError, match="grow"):
         objrewrite.rewrite_bytes(src.read_bytes(), [(old, new)])
+
+
+def test_shared_library_is_rewritten_in_place(fx: Fx, tmp_path: Path) -> None:
+    src, _, old, new = fx.direction("gcc-so", "shorter")
+    data = src.read_bytes()
+    out, report = objrewrite.rewrite_bytes(data, [(old, new)])
+    assert len(out) == len(data) and report.changed and report.remaining == []
+    lib = tmp_path / "liba.so"
+    lib.write_bytes(out)
+    assert verify_errors(lib) == verify_errors(src)
+    assert readelf_warnings(lib) == readelf_warnings(src)
+    texts = {e.text for e in objrewrite.list_paths(lib)}
+    assert f"{new}/src" in texts
+    # Only debug sections changed: every other section is byte for byte the same.
+    before, after = ElfFile(data), ElfFile(out)
+    for a, b in zip(before.sections, after.sections, strict=True):
+        assert (a.offset, a.size) == (b.offset, b.size)
+        if not a.name.startswith(".debug"):
+            assert bytes(a.raw) == bytes(b.raw), a.name
+    sym = subprocess.run(["nm", "-D", str(lib)], capture_output=True, text=True, check=True)
+    assert " T add" in sym.stdout
 
 
 def test_rewritten_object_links_and_debugs_at_the_new_path(fx: Fx, tmp_path: Path) -> None:
@@ -149,3 +182,23 @@ def test_file_macro_in_rodata_is_reported_not_rewritten(fx: Fx) -> None:
     assert [h.section[:7] for h in report.data_hits] == [".rodata"]
     assert report.data_hits[0].text == old + "/src/f.c"
     assert objrewrite.find_prefix(out, old) == report.data_hits
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_paths_inside_a_recorded_command_line(fx: Fx, way: str, tmp_path: Path) -> None:
+    """clang -grecord-command-line puts "-I <path>" inside DW_AT_producer."""
+
+    def producer(path: Path) -> str:
+        return subprocess.run(
+            ["llvm-dwarfdump", "--debug-info", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    src, _, old, new = fx.direction("clang-cmdline", way)
+    assert f"-I {old}/include" in producer(src)
+    dest, _ = _rewrite(fx, "clang-cmdline", way, tmp_path)
+    assert f"-I {new}/include" in producer(dest)
+    assert f"{old}/" not in producer(dest)
+    assert verify_errors(dest) == 0
