@@ -26,8 +26,9 @@ connection, at NOTICE::
 Log records of WARNING and above emitted by the job's thread are also returned to the
 client in SERR, as distcc does ("failed to exec ...").
 
-Protocol 3 is rejected (a protocol error, logged) until pump support lands; ``_run``
-dispatches on the version so that a ``_serve_pump`` slots in beside ``_serve_plain``.
+``_run`` dispatches on the version: protocols 1 and 2 here (``_serve_plain``), protocol 3
+(pump mode: a mirror root, daemon/pumpjob.py) in ``_serve_pump``, and the native protocol
+(files by digest, daemon/native.py).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ from common.exitcodes import ExitCode
 from common.protocol import (
     ARGC,
     ARGV,
+    CDIR,
+    DIST,
     DOTI,
     Limits,
     ProtocolError,
@@ -54,19 +57,24 @@ from common.protocol import (
     compresses,
     reply_packets,
 )
-from daemon import runner
+from daemon import native, pumpjob, runner
 from daemon.allowlist import CompilerPolicy, Refusal
 from daemon.command import Refused, ServerCommand, prepare
+from daemon.names import BadName
 from daemon.options import NOTICE
 from daemon.stats import Result, Stats
+from daemon.store import DEFAULT_MAX_BYTES, STORE_NAME, OwnFiles, Store
+from daemon.sysdirs import Prober
 from daemon.transport import WATCH_EVENTS, Connection
 
 log = logging.getLogger(__name__)
 
 # Linux's MAX_ARG_STRLEN and a share of ARG_MAX: exec would refuse more anyway.  256 MiB
 # for one preprocessed source, compressed or inflated, is ~10x the largest real ones.
-DAEMON_LIMITS = Limits(max_string=1 << 17, max_argc=1 << 14, max_bulk=1 << 28, max_version=3)
-SERVED_VERSIONS = (1, 2)
+DAEMON_LIMITS = Limits(
+    max_string=1 << 17, max_argc=1 << 14, max_files=1 << 16, max_bulk=1 << 28, max_version=3
+)
+SERVED_VERSIONS = (1, 2, 3)
 MAX_ARGV_BYTES = 1 << 21
 
 
@@ -85,6 +93,22 @@ class JobContext:
     limits: Limits = DAEMON_LIMITS
     registry: runner.ProcessRegistry = field(default_factory=runner.ProcessRegistry)
     stopping: threading.Event = field(default_factory=threading.Event)
+    prober: Prober | None = None  # compilers' default include dirs (pump mode)
+    store_max_bytes: int = DEFAULT_MAX_BYTES
+    own_files: OwnFiles = field(default_factory=OwnFiles)  # digests of system headers
+    _store: Store | None = None
+    _store_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.prober is None:
+            self.prober = Prober(self.env)
+
+    def content_store(self) -> Store:
+        """The content store under TMPDIR, made on first use (native protocol)."""
+        with self._store_lock:
+            if self._store is None:
+                self._store = Store(os.path.join(self.tmp_dir, STORE_NAME), self.store_max_bytes)
+            return self._store
 
 
 class _Capture(threading.local):
@@ -186,10 +210,168 @@ def _read_argv(reader: Reader) -> list[str]:
 
 def _run(conn: Connection, ctx: JobContext, outcome: Outcome) -> None:
     reader = Reader(conn.rfile, ctx.limits)
-    version = reader.read_version()
+    version = reader.expect(DIST)
+    if version == native.NATIVE_VERSION:
+        _serve_native(conn, ctx, reader, outcome)
+        return
     if version not in SERVED_VERSIONS:
-        raise ProtocolError(f"protocol {version} (pump mode) is not served by this daemon")
-    _serve_plain(conn, ctx, reader, version, outcome)
+        raise ProtocolError(f"protocol {version} is not served by this daemon")
+    if version == 3:
+        _serve_pump(conn, ctx, reader, version, outcome)
+    else:
+        _serve_plain(conn, ctx, reader, version, outcome)
+
+
+def _serve_pump(
+    conn: Connection, ctx: JobContext, reader: Reader, version: int, outcome: Outcome
+) -> None:
+    """Protocol 3: ``CDIR``, ``ARGC``/``ARGV``, ``NFIL`` entries into a mirror root."""
+    cwd = reader.read_string(CDIR)
+    argv = _read_argv(reader)
+    assert ctx.prober is not None
+    try:
+        request = pumpjob.check_request(cwd, argv, ctx.policy.check, ctx.prober)
+    except pumpjob.JobRefused as exc:
+        raise _Abort(exc.result, exc.ret, str(exc)) from None
+    outcome.compiler, outcome.source = request.job.compiler, request.job.source
+    space = pumpjob.Workspace(ctx.tmp_dir, request.facts)
+    try:
+        try:
+            pumpjob.read_v3_entries(reader, space.mirror)
+            log.info(
+                "pump job: %d files, %d links in %s",
+                space.mirror.files,
+                len(space.mirror.links),
+                space.root,
+            )
+        except BadName as exc:
+            raise _Abort(Result.REJ_BAD_REQ, ExitCode.PROTOCOL_ERROR, f"refused: {exc}") from None
+        done = run_pump_compile(conn, ctx, request, space)
+        conn.send(pumpjob.v3_reply(version, done))
+        _record(outcome, done.status, done.ended)
+    finally:
+        space.remove(ctx.save_temps)
+
+
+def _serve_native(conn: Connection, ctx: JobContext, reader: Reader, outcome: Outcome) -> None:
+    """The native protocol: like protocol 3, files by digest through the content store;
+    refusals are explicit (``ERRR``)."""
+    try:
+        cwd = reader.read_string(CDIR)
+        argv = _read_argv(reader)
+        assert ctx.prober is not None
+        request = pumpjob.check_request(cwd, argv, ctx.policy.check, ctx.prober)
+        outcome.compiler, outcome.source = request.job.compiler, request.job.source
+        entries = native.read_entries(reader)
+    except pumpjob.JobRefused as exc:
+        _refuse(conn, str(exc))
+        raise _Abort(exc.result, exc.ret, str(exc)) from None
+    except BadName as exc:
+        _refuse(conn, f"refused: {exc}")
+        raise _Abort(Result.REJ_BAD_REQ, ExitCode.PROTOCOL_ERROR, f"refused: {exc}") from None
+    except TruncatedError:
+        raise
+    except ProtocolError as exc:
+        _refuse(conn, f"bad request: {exc}")
+        raise
+    store = ctx.content_store()
+    digests = [e.digest for e in entries if e.digest]
+    with store.pinned(digests):
+        plan = native.plan(entries, store, ctx.own_files)
+        conn.send(native.need_packets(plan))
+        try:
+            native.read_blobs(reader, plan, store, pumpjob.MAX_TOTAL_BYTES)
+        except TruncatedError:
+            raise
+        except ProtocolError as exc:
+            _refuse(conn, f"bad request: {exc}")
+            raise
+        space = pumpjob.Workspace(ctx.tmp_dir, request.facts)
+        try:
+            try:
+                native.populate(space.mirror, entries, plan, store)
+                back: list[str] = []
+                if plan.system_mismatch:
+                    back = native.system_args(space.mirror, request.facts)
+            except BadName as exc:
+                _refuse(conn, f"refused: {exc}")
+                raise _Abort(
+                    Result.REJ_BAD_REQ, ExitCode.PROTOCOL_ERROR, f"refused: {exc}"
+                ) from None
+            log.info(
+                "native job: %d entries, %d received, system headers %s",
+                len(entries),
+                len(plan.need),
+                "sent by the client" if plan.system_mismatch else "the server's own",
+            )
+            done = run_pump_compile(conn, ctx, request, space, (), tuple(back))
+            conn.send(
+                native.reply_packets(
+                    done.status, done.stderr, done.stdout, done.obj, done.dotd, done.dwo
+                )
+            )
+            _record(outcome, done.status, done.ended)
+        finally:
+            space.remove(ctx.save_temps)
+
+
+def _refuse(conn: Connection, message: str) -> None:
+    """``ERRR`` (native protocol), best effort: the client may be gone already."""
+    try:
+        conn.send(native.error_packet(message))
+    except OSError:
+        pass
+
+
+def run_pump_compile(
+    conn: Connection,
+    ctx: JobContext,
+    request: pumpjob.PumpRequest,
+    space: pumpjob.Workspace,
+    front: tuple[str, ...] = (),
+    back: tuple[str, ...] = (),
+) -> pumpjob.Compiled:
+    """Compile in the mirror root under a slot; the shared tail of protocol 3 and native."""
+
+    def run(argv: list[str], cwd: str) -> runner.Run:
+        if not _take_slot(conn, ctx):
+            if ctx.stopping.is_set():
+                raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
+            raise _Abort(Result.CLI_DISCONN, ExitCode.IO_ERROR, "client disconnected while queued")
+        try:
+            return runner.run(
+                argv,
+                env=ctx.env,
+                cwd=cwd,
+                watch=conn,
+                registry=ctx.registry,
+                lifetime=ctx.job_lifetime,
+                clock=ctx.clock,
+            )
+        finally:
+            ctx.slots.release()
+
+    try:
+        done = pumpjob.compile_in_root(request, space, run, front, back)
+    except BadName as exc:
+        raise _Abort(Result.REJ_BAD_REQ, ExitCode.PROTOCOL_ERROR, f"refused: {exc}") from None
+    status = done.status
+    if ctx.stopping.is_set() and (os.WIFSIGNALED(status) or done.ended == runner.Ended.CLIENT_GONE):
+        raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
+    if done.ended == runner.Ended.CLIENT_GONE:
+        raise _Abort(Result.CLI_DISCONN, ExitCode.IO_ERROR, "client disconnected, compiler killed")
+    captured = _capture.lines or []
+    if captured:
+        done.stderr = "".join(line + "\n" for line in captured).encode() + done.stderr
+    return done
+
+
+def _record(outcome: Outcome, status: int, ended: str) -> None:
+    outcome.status = status
+    if ended == runner.Ended.TIMED_OUT:
+        outcome.result = Result.COMPILE_TIMEOUT
+    else:
+        outcome.result = Result.COMPILE_OK if status == 0 else Result.COMPILE_ERROR
 
 
 def _serve_plain(

@@ -90,6 +90,26 @@ def _tmp_dir(env: dict[str, str]) -> str:
     return os.path.abspath(env.get("TMPDIR") or "/tmp")
 
 
+def _preload_pump_modules() -> None:
+    """Pump mode's lazily imported modules, loaded while root can still read them: lz4
+    (native protocol), objrewrite and its backends (the safety net), the hash."""
+    import errno  # noqa: F401
+    import hashlib  # noqa: F401
+    import stat  # noqa: F401
+
+    import lz4.frame
+
+    import objrewrite
+    import objrewrite.dwarf.paths
+    import objrewrite.elf.backend
+    import objrewrite.elf.compression
+    import objrewrite.macho
+
+    lz4.frame.LZ4FrameDecompressor().decompress(lz4.frame.compress(b"warm up"), max_length=64)
+    for backend in objrewrite.api.BACKENDS:
+        backend.scan  # noqa: B018  (imports the module behind it)
+
+
 def _serve(config: Config) -> int:
     for warning in config.warnings:
         log.warning("%s", warning)
@@ -157,6 +177,7 @@ def _serve(config: Config) -> int:
     # Libraries imported lazily elsewhere must be loaded while we can still read them:
     # after dropping root, an interpreter installed under /root may be out of reach.
     lzo_decompress(lzo_compress(b"warm up"), 64)
+    _preload_pump_modules()
     try:
         discard_root(config.user)
     except PrivilegeError as exc:

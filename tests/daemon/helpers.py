@@ -164,6 +164,13 @@ class Daemon:
         """Until every job directory in TMPDIR is gone."""
         wait_for(lambda: not any(self.tmp_dir.iterdir()), "job directories to be removed")
 
+    def wait_idle_but_store(self) -> None:
+        """Until TMPDIR holds nothing but the content store."""
+        wait_for(
+            lambda: all(p.name == "distccd-store" for p in self.tmp_dir.iterdir()),
+            "job directories to be removed",
+        )
+
 
 def _read_all(sock: socket.socket) -> bytes:
     parts: list[bytes] = []

@@ -1,0 +1,222 @@
+"""The native protocol on the daemon (docs/protocol.md): files by digest, lz4, ``ERRR``.
+
+After ``DIST 50590001``, ``CDIR`` and the argv (checked as for protocol 3), the entries
+(``read_entries``): ``NAME`` then ``FDIG digest:size`` (a file), ``SDIG digest:size`` (a
+system header), ``LINK target`` or ``MDIR``.  ``plan`` decides what is lacking: a digest
+is *needed* unless the content store has it, or, for ``SDIG``, this server's own file at
+the same path has that digest.  The daemon answers ``NEED m`` + m ``DGST``; the client
+sends m ``BLOB`` LZ4 frames in that order (``read_blobs``: each inflated at most to its
+announced size, verified, stored).
+
+System headers (``SDIG``): when every one matches the server's own file, the compiler
+uses its own directories and nothing is changed (the common case, byte-identical
+objects).  When one differs or is missing here, the compile must see the client's:
+every ``SDIG`` file is placed in the mirror root (a link to the server's own file when it
+matched, the received one otherwise), and the command gets ``-isystem ROOT<dir>`` for
+each of the server's default directories, in its order: they come before the real ones,
+hold every header of the closure, and so answer every lookup (``#include_next`` and gcc's
+implicit ``stdc-predef.h`` too) the way the client's directories did.  (``-nostdinc``
+would also drop gcc's implicit ``-include stdc-predef.h``.)
+
+The reply: ``DONE``, ``STAT``, ``SERR``, ``SOUT``, ``DOTO``, ``DOTD``, ``DDWO``, every bulk
+an LZ4 frame (0 = empty); refusals are ``ERRR <message>`` then close.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from common.protocol import (
+    DONE,
+    DOTD,
+    DOTO,
+    LINK,
+    NAME,
+    NFIL,
+    SERR,
+    SOUT,
+    STAT,
+    ProtocolError,
+    Reader,
+    header,
+    string_packet,
+)
+from daemon.mirror import MirrorRoot
+from daemon.names import normal
+from daemon.store import BadDigest, OwnFiles, Store, parse_digest
+from daemon.sysdirs import CompilerFacts
+
+NATIVE_VERSION = 0x50590001
+FDIG = b"FDIG"
+SDIG = b"SDIG"
+MDIR = b"MDIR"
+NEED = b"NEED"
+DGST = b"DGST"
+BLOB = b"BLOB"
+ERRR = b"ERRR"
+DDWO = b"DDWO"
+MAX_ERROR = 4000
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str  # "F", "S", "L", "D"
+    path: str  # client path, validated and normalised
+    digest: str = ""
+    size: int = 0
+    target: str = ""
+
+
+@dataclass
+class Plan:
+    need: list[tuple[str, int]] = field(default_factory=list)  # (digest, size), unique
+    own: set[str] = field(default_factory=set)  # SDIG paths whose server file matches
+    system_mismatch: bool = False
+
+
+def read_entries(reader: Reader) -> list[Entry]:
+    count = reader.expect(NFIL)
+    if count > reader.limits.max_files:
+        raise ProtocolError(f"NFIL {count} exceeds limit {reader.limits.max_files}")
+    entries: list[Entry] = []
+    for _ in range(count):
+        path = normal(reader.read_string(NAME))
+        token, value = reader.read_header()
+        if token in (FDIG, SDIG):
+            try:
+                digest, size = parse_digest(reader.read_string_body(token, value))
+            except BadDigest as exc:
+                raise ProtocolError(str(exc)) from None
+            if size > reader.limits.max_bulk:
+                raise ProtocolError(f"{path}: {size} bytes is over the limit")
+            entries.append(Entry("F" if token == FDIG else "S", path, digest, size))
+        elif token == LINK:
+            entries.append(Entry("L", path, target=reader.read_string_body(LINK, value)))
+        elif token == MDIR:
+            if value:
+                raise ProtocolError("MDIR carries no body")
+            entries.append(Entry("D", path))
+        else:
+            raise ProtocolError(f"protocol derailment: expected an entry, got {token!r}")
+    return entries
+
+
+def plan(entries: list[Entry], store: Store, own: OwnFiles) -> Plan:
+    result = Plan()
+    asked: set[str] = set()
+    for e in entries:
+        if e.kind not in ("F", "S"):
+            continue
+        if e.kind == "S":
+            if own.digest(e.path) == e.digest:
+                result.own.add(e.path)
+                continue
+            result.system_mismatch = True
+        if e.digest in asked or store.has(e.digest):
+            continue
+        asked.add(e.digest)
+        result.need.append((e.digest, e.size))
+    return result
+
+
+def need_packets(p: Plan) -> bytes:
+    return header(NEED, len(p.need)) + b"".join(string_packet(DGST, d) for d, _ in p.need)
+
+
+def read_blobs(reader: Reader, p: Plan, store: Store, budget: int) -> None:
+    """The ``BLOB`` frames for ``p.need``, verified into the store."""
+    import lz4.frame
+
+    total = 0
+    for digest, size in p.need:
+        length = reader.expect(BLOB)
+        body = reader.read_bulk_body(BLOB, length, False)
+        if size == 0:
+            data = b""
+        else:
+            try:
+                d = lz4.frame.LZ4FrameDecompressor()
+                data = d.decompress(body, max_length=size + 1)
+            except RuntimeError as exc:
+                raise ProtocolError(f"BLOB {digest}: bad LZ4 frame: {exc}") from None
+            if not d.eof:
+                raise ProtocolError(f"BLOB {digest}: longer than its announced {size} bytes")
+        total += len(data)
+        if total > budget:
+            raise ProtocolError(f"files larger than {budget} bytes in all")
+        try:
+            store.put(digest, size, data)
+        except BadDigest as exc:
+            raise ProtocolError(f"BLOB: {exc}") from None
+
+
+def populate(mirror: MirrorRoot, entries: list[Entry], p: Plan, store: Store) -> None:
+    """Build the root: store files hard-linked, links, directories, system headers."""
+    for e in entries:
+        if e.kind == "F":
+            _link_from_store(mirror, e.path, store.path(e.digest))
+        elif e.kind == "S":
+            if not p.system_mismatch:
+                continue  # the compiler reads its own, identical, copies
+            if e.path in p.own:
+                mirror.symlink_outside(e.path, e.path)
+            else:
+                _link_from_store(mirror, e.path, store.path(e.digest))
+        elif e.kind == "D":
+            mirror.make_dir(e.path)
+    for e in entries:  # links last: no file is ever written below one
+        if e.kind == "L":
+            mirror.add_link(e.path, e.target)
+    mirror.verify_links()
+
+
+def _link_from_store(mirror: MirrorRoot, client_path: str, source: str) -> None:
+    try:
+        mirror.link_file(client_path, source)
+    except OSError as exc:
+        import errno
+
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise
+        with open(source, "rb") as f:
+            mirror.write_file(client_path, f.read())
+
+
+def system_args(mirror: MirrorRoot, facts: CompilerFacts) -> list[str]:
+    """Words to append for a compile that must see the client's system headers: the
+    server's default directories, re-rooted, searched before the real ones."""
+    out: list[str] = []
+    for d in facts.include_dirs:
+        out += ["-isystem", mirror.root + d]
+        mirror.make_dir(d)
+    return out
+
+
+def _lz4(token: bytes, data: bytes) -> bytes:
+    if not data:
+        return header(token, 0)
+    import lz4.frame
+
+    body: bytes = lz4.frame.compress(data)
+    return header(token, len(body)) + body
+
+
+def reply_packets(
+    status: int, stderr: bytes, stdout: bytes, obj: bytes, dotd: bytes, dwo: bytes
+) -> bytes:
+    ok = status == 0
+    return b"".join(
+        [
+            header(DONE, NATIVE_VERSION),
+            header(STAT, status),
+            _lz4(SERR, stderr),
+            _lz4(SOUT, stdout),
+            _lz4(DOTO, obj if ok else b""),
+            _lz4(DOTD, dotd if ok else b""),
+            _lz4(DDWO, dwo if ok else b""),
+        ]
+    )
+
+
+def error_packet(message: str) -> bytes:
+    return string_packet(ERRR, message.encode("utf-8", "replace")[:MAX_ERROR])

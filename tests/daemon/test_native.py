@@ -1,0 +1,252 @@
+"""The native protocol end to end (docs/protocol.md), with a small client written here.
+
+Files go by digest: the first request ships the project's files, the second the same
+job gets ``NEED 0``; system headers are announced by digest and taken from the server's
+own disk when they match; a header the server lacks (or has in another version) is
+received and used.  Refusals are explicit ``ERRR``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import lz4.frame
+import pytest
+
+from common.protocol import (
+    CDIR,
+    DIST,
+    DONE,
+    DOTD,
+    DOTO,
+    LINK,
+    NAME,
+    NFIL,
+    SERR,
+    SOUT,
+    STAT,
+    Reader,
+    argv_packets,
+    header,
+    string_packet,
+)
+from daemon.store import STORE_NAME, digest_of
+from tests.daemon.helpers import Daemon
+from tests.daemon.pumphelpers import make_project
+
+StartDaemon = Callable[..., Daemon]
+NATIVE = 0x50590001
+INSECURE = "--enable-tcp-insecure"
+
+
+@dataclass
+class NEntry:
+    kind: str  # F S L D
+    path: str
+    data: bytes = b""
+    target: str = ""
+
+
+@dataclass
+class NReply:
+    needed: list[str]
+    status: int = -1
+    stderr: bytes = b""
+    obj: bytes = b""
+    dotd: bytes = b""
+    dwo: bytes = b""
+    error: str | None = None
+
+
+def request(cwd: str, argv: Sequence[str], entries: Sequence[NEntry]) -> bytes:
+    out = header(DIST, NATIVE) + string_packet(CDIR, cwd) + argv_packets(argv)
+    out += header(NFIL, len(entries))
+    for e in entries:
+        out += string_packet(NAME, e.path)
+        if e.kind in "FS":
+            token = b"FDIG" if e.kind == "F" else b"SDIG"
+            out += string_packet(token, f"{digest_of(e.data)}:{len(e.data)}")
+        elif e.kind == "L":
+            out += string_packet(LINK, e.target)
+        else:
+            out += header(b"MDIR", 0)
+    return out
+
+
+def _frame(reader: Reader, token: bytes) -> bytes:
+    n = reader.expect(token)
+    return bytes(lz4.frame.decompress(reader.read_bulk_body(token, n, False))) if n else b""
+
+
+def native_compile(
+    daemon: Daemon,
+    cwd: str,
+    argv: Sequence[str],
+    entries: Sequence[NEntry],
+    corrupt: bool = False,
+) -> NReply:
+    by_digest = {digest_of(e.data): e.data for e in entries if e.kind in "FS"}
+    with daemon.connect() as sock:
+        sock.sendall(request(cwd, argv, entries))
+        reader = Reader(sock.makefile("rb"))
+        token, value = reader.read_header()
+        if token == b"ERRR":
+            return NReply([], error=reader.read_string_body(token, value))
+        assert token == b"NEED"
+        needed = [reader.read_string(b"DGST") for _ in range(value)]
+        for d in needed:
+            data = by_digest[d] + (b"!" if corrupt else b"")
+            packed = lz4.frame.compress(data)
+            sock.sendall(header(b"BLOB", len(packed)) + packed)
+        try:
+            token, value = reader.read_header()
+        except Exception:
+            return NReply(needed, error="closed")
+        if token == b"ERRR":
+            return NReply(needed, error=reader.read_string_body(token, value))
+        assert (token, value) == (DONE, NATIVE)
+        reply = NReply(needed, status=reader.expect(STAT))
+        reply.stderr = _frame(reader, SERR)
+        _frame(reader, SOUT)
+        reply.obj = _frame(reader, DOTO)
+        reply.dotd = _frame(reader, DOTD)
+        reply.dwo = _frame(reader, b"DDWO")
+        return reply
+
+
+def closure(project: Path, argv: Sequence[str]) -> list[NEntry]:
+    """The files ``argv`` reads (``gcc -M``): system headers as S, the rest as F."""
+    deps = subprocess.run(
+        [*argv, "-M"],
+        cwd=project,
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    words = deps.replace("\\\n", " ").split()[1:]
+    out = []
+    for w in words:
+        path = (project / w).resolve()
+        kind = "S" if str(path).startswith("/usr/") else "F"
+        out.append(NEntry(kind, str(path), path.read_bytes()))
+    return out
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "proj")
+
+
+def test_round_trip_second_request_needs_nothing(start_daemon: StartDaemon, project: Path) -> None:
+    daemon = start_daemon(INSECURE)
+    inc = f"-I{project.parent}/inc"
+    argv = ["gcc", "-g", "-O2", inc, "-c", "hello.c", "-o", "hello.o", "-MD"]
+    entries = closure(project, ["gcc", inc, "hello.c"])
+    assert {e.kind for e in entries} == {"F", "S"}
+    first = native_compile(daemon, str(project), argv, entries)
+    assert first.error is None and first.status == 0, first.stderr
+    assert len(first.needed) == 3  # hello.c, hello.h, inc.h: system headers are the server's
+    second = native_compile(daemon, str(project), argv, entries)
+    assert second.needed == [] and second.status == 0
+    subprocess.run(argv, cwd=project, check=True)
+    assert first.obj == second.obj == (project / "hello.o").read_bytes()
+    assert first.dotd == (project / "hello.d").read_bytes()
+    assert first.dwo == b""
+    daemon.wait_log("native job", 2)
+    assert [p.name for p in daemon.tmp_dir.iterdir()] == [STORE_NAME]
+
+
+def test_split_dwarf_returns_the_dwo(start_daemon: StartDaemon, project: Path) -> None:
+    daemon = start_daemon(INSECURE)
+    argv = ["gcc", "-g", "-O2", "-gsplit-dwarf", f"-I{project.parent}/inc", "-c", "hello.c"]
+    entries = closure(project, ["gcc", f"-I{project.parent}/inc", "hello.c"])
+    reply = native_compile(daemon, str(project), argv, entries)
+    assert reply.status == 0, reply.stderr
+    subprocess.run(argv, cwd=project, check=True)
+    assert reply.obj == (project / "hello.o").read_bytes()
+    assert reply.dwo == (project / "hello.dwo").read_bytes()
+
+
+def test_system_header_the_server_lacks_is_received(
+    start_daemon: StartDaemon, project: Path
+) -> None:
+    """A header under a system directory that differs here: the client's copy is used."""
+    daemon = start_daemon(INSECURE)
+    (project / "sys.c").write_text(
+        "#include <stdio.h>\n#include <zz_distcc_py_test.h>\nint v = ZZ_VALUE;\n"
+        "#ifndef ZZ_FROM_CLIENT_STDIO\n#error the server's own stdio.h was used\n#endif\n"
+    )
+    argv = ["gcc", "-O2", "-c", "sys.c", "-MD"]
+    entries = closure(project, ["gcc", "-O2", f"-I{project.parent}/inc", "hello.c"])
+    entries = [e for e in entries if e.kind == "S"]
+    entries.append(NEntry("F", str(project / "sys.c"), (project / "sys.c").read_bytes()))
+    fake = "/usr/include/zz_distcc_py_test.h"
+    entries.append(NEntry("S", fake, b"#define ZZ_VALUE 42\n"))
+    stdio = next(e for e in entries if e.path == "/usr/include/stdio.h")
+    stdio.data += b"\n#define ZZ_FROM_CLIENT_STDIO 1\n"  # the client's stdio.h differs
+    reply = native_compile(daemon, str(project), argv, entries)
+    assert reply.status == 0, reply.stderr
+    assert len(reply.needed) == 3
+    assert f"{fake}".encode() in reply.dotd
+    assert str(daemon.tmp_dir).encode() not in reply.obj + reply.dotd
+    assert daemon.wait_log("system headers sent by the client")
+    obj = project / "sys.o"
+    obj.write_bytes(reply.obj)
+    syms = subprocess.run(["nm", str(obj)], capture_output=True, check=True).stdout
+    assert b" D v\n" in syms
+
+
+def test_refusals_are_explicit(start_daemon: StartDaemon, project: Path) -> None:
+    daemon = start_daemon(INSECURE)
+    hello = NEntry("F", str(project / "hello.c"), (project / "hello.c").read_bytes())
+    bad_name = native_compile(daemon, str(project), ["gcc", "-c", "hello.c"],
+                              [NEntry("F", "/../etc/passwd", b"x")])  # fmt: skip
+    assert bad_name.error and "'..'" in bad_name.error
+    plugin = native_compile(
+        daemon, str(project), ["gcc", "-fplugin=x.so", "-c", "hello.c"], [hello]
+    )
+    assert plugin.error and "refused" in plugin.error
+    escape = native_compile(daemon, str(project), ["gcc", "-c", "hello.c"],
+                            [hello, NEntry("L", "/up", target="../../../../x")])  # fmt: skip
+    assert escape.error and "leaves the root" in escape.error
+    fresh = NEntry("F", str(project / "hello.c"), b"int fresh;\n")
+    corrupt = native_compile(daemon, str(project), ["gcc", "-c", "hello.c"], [fresh], corrupt=True)
+    assert corrupt.error is not None
+    daemon.wait_log("client: ", 4)
+    daemon.wait_idle_but_store()
+
+
+def test_store_is_all_that_is_left(start_daemon: StartDaemon, project: Path) -> None:
+    daemon = start_daemon(INSECURE)
+    good = NEntry("F", str(project / "hello.c"), b"int main(void) { return 0; }\n")
+    assert native_compile(daemon, str(project), ["gcc", "-c", "hello.c"], [good]).status == 0
+    broken = NEntry("F", str(project / "hello.c"), b"syntax error\n")
+    assert native_compile(daemon, str(project), ["gcc", "-c", "hello.c"], [broken]).status != 0
+    bad = native_compile(daemon, str(project), ["gcc", "-c", "hello.c"], [NEntry("F", "x", b"")])
+    assert bad.error
+    daemon.wait_log("client: ", 3)
+    daemon.wait_idle_but_store()
+    assert [p.name for p in daemon.tmp_dir.iterdir()] == [STORE_NAME]
+    assert len(list((daemon.tmp_dir / STORE_NAME).rglob("*"))) == 4  # 2 dirs, 2 files
+
+
+@pytest.mark.parametrize("flags", [["-g", "-O2", "-MD"], ["-g", "-MMD"]])
+def test_client_system_headers_build_the_same_object(
+    start_daemon: StartDaemon, project: Path, flags: list[str]
+) -> None:
+    """Through the root (``-nostdinc``, ``-isystem ROOT/dir``...), the same headers give the
+    same object and ``.d`` as a local build."""
+    daemon = start_daemon(INSECURE)
+    inc = f"-I{project.parent}/inc"
+    argv = ["gcc", *flags, inc, "-c", "hello.c", "-o", "hello.o"]
+    entries = closure(project, ["gcc", "-O2", inc, "hello.c"])
+    entries.append(NEntry("S", "/usr/include/zz_distcc_py_unused.h", b"int unused;\n"))
+    reply = native_compile(daemon, str(project), argv, entries)
+    assert reply.status == 0, reply.stderr
+    assert daemon.wait_log("system headers sent by the client")
+    subprocess.run(argv, cwd=project, check=True)
+    assert reply.obj == (project / "hello.o").read_bytes()
+    assert reply.dotd == (project / "hello.d").read_bytes()
