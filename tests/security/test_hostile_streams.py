@@ -203,6 +203,7 @@ def test_connections_declaring_256_mib_each_cost_nothing(start_daemon: StartDaem
             socks.append(sock)
         daemon.wait_log("connection from", HELD)
         grown = _rss_kib(daemon.pid) - before
+        print(f"\n{HELD} connections x 256 MiB declared: daemon RSS +{grown} KiB")
         assert grown < 64 * 1024, f"daemon grew by {grown} KiB"
     finally:
         for sock in socks:

@@ -166,6 +166,7 @@ def test_no_leaks_after_1000_jobs(start_daemon: StartDaemon) -> None:
     wait_for(lambda: _fds(daemon.pid) == fds, f"fds back to {fds} (now {_fds(daemon.pid)})")
     assert _children(daemon.pid) == children == []
     assert list(daemon.tmp_dir.iterdir()) == []
+    print(f"\n{20 + JOBS} jobs: fds {fds} -> {_fds(daemon.pid)}, threads 1 -> 1, children 0 -> 0")
     # Kinds 0-2 are 3 in 20; a client leaving after its request may still be served.
     ok = len(daemon.log_lines("COMPILE_OK"))
     assert 20 + JOBS - 3 * (20 + JOBS) // 20 <= ok <= 20 + JOBS - 2 * (20 + JOBS) // 20
