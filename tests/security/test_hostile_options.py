@@ -149,15 +149,7 @@ def _idle(daemon: Daemon) -> None:
     daemon.wait_idle_but_store()
 
 
-# Pump mode (protocol 3 and native) checks requests in daemon/pumpjob.py, which does not
-# apply daemon.command.server_refusal yet: -B with a shipped ``specs`` file runs commands,
-# -time=/-fopt-info=/-Xclang -dependency-file write outside the job.  The fix is four
-# lines in pumpjob.check_request (call ``server_refusal(argv, plain=False)`` in place of
-# its own ``@`` loop); that file belongs to the pumpd branch.  Strict: passes once fixed.
-PUMP_GAP = pytest.mark.xfail(
-    strict=True, reason="pumpjob.check_request does not call command.server_refusal yet"
-)
-PROTOCOLS = ["1", "2", pytest.param("3", marks=PUMP_GAP), pytest.param("native", marks=PUMP_GAP)]
+PROTOCOLS = ["1", "2", "3", "native"]
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
