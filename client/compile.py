@@ -138,7 +138,7 @@ class Compiler:
     def compile(self, job: CompileJob) -> int:
         host = self.slots.acquire_remote()
         if host is None:
-            return self.run_local(job.argv, Fallback.NO_HOSTS)
+            return self.run_local(job.argv, self.slots.failure or Fallback.NO_HOSTS)
         cpp = Preprocessed(self, job)
         tried: set[str] = set()
         try:

@@ -18,10 +18,13 @@ from client.backoff import enjoyed, mark
 from client.hosts import load_host_list, read_text_file
 from client.locks import lock_dir, lock_local, lock_local_cpp
 from client.where import pick_host
+from common.exitcodes import DistccError
 from common.values import TYPE_CHECKING
 
+NO_LOCK_DIR = "no-lock-dir"  # $DISTCC_DIR/lock cannot be created: nothing can be locked
+
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from client.config import Config
     from client.hosts import Host, HostList
@@ -36,12 +39,13 @@ def load_hosts(env: Mapping[str, str]) -> HostList:
 class _Held:
     """Context manager around a SlotLock that is taken lazily."""
 
-    def __init__(self, take: object) -> None:
+    def __init__(self, take: Callable[[], SlotLock | None]) -> None:
         self._take = take
         self._lock: SlotLock | None = None
 
     def __enter__(self) -> None:
-        self._lock = self._take()  # type: ignore[operator]
+        # None when there is no lock directory: then nothing is locked.
+        self._lock = self._take()
 
     def __exit__(self, *exc: object) -> None:
         if self._lock is not None:
@@ -56,6 +60,7 @@ class FileSlots:
         self._hosts: HostList | None = None
         self._dir: str | None = None
         self.remote: SlotLock | None = None
+        self.failure = ""  # why acquire_remote found no host, when not just "no hosts"
 
     @property
     def hosts(self) -> HostList:
@@ -67,8 +72,14 @@ class FileSlots:
 
     @property
     def directory(self) -> str:
+        """The lock directory; "" if it cannot be made (then nothing is locked, and
+        distributable jobs compile locally, as distcc does)."""
         if self._dir is None:
-            self._dir = lock_dir(self.cfg.distcc_dir, self.cfg.distcc_dir_user_set)
+            try:
+                self._dir = lock_dir(self.cfg.distcc_dir, self.cfg.distcc_dir_user_set)
+            except DistccError as exc:
+                log.warning(f"{exc}: running locally instead")
+                self._dir = ""
         return self._dir
 
     def acquire_remote(self, exclude: set[str] | None = None) -> Host | None:
@@ -76,6 +87,9 @@ class FileSlots:
         if exclude:
             hosts = tuple(h for h in hosts if h.spec not in exclude)
         if not hosts:
+            return None
+        if not self.directory:
+            self.failure = NO_LOCK_DIR
             return None
         lock = pick_host(
             self.directory,
@@ -95,28 +109,38 @@ class FileSlots:
 
     def local(self) -> _Held:
         return _Held(
-            lambda: lock_local(
-                self.directory,
-                self.hosts.local_slots,
-                time.sleep,
-                self.cfg.pause_time_ms,
-                avoid=[self.remote] if self.remote else [],
+            lambda: (
+                None
+                if not self.directory
+                else lock_local(
+                    self.directory,
+                    self.hosts.local_slots,
+                    time.sleep,
+                    self.cfg.pause_time_ms,
+                    avoid=[self.remote] if self.remote else [],
+                )
             )
         )
 
     def local_cpp(self) -> _Held:
         return _Held(
-            lambda: lock_local_cpp(
-                self.directory,
-                self.hosts.local_slots_cpp,
-                time.sleep,
-                self.cfg.pause_time_ms,
-                avoid=[self.remote] if self.remote else [],
+            lambda: (
+                None
+                if not self.directory
+                else lock_local_cpp(
+                    self.directory,
+                    self.hosts.local_slots_cpp,
+                    time.sleep,
+                    self.cfg.pause_time_ms,
+                    avoid=[self.remote] if self.remote else [],
+                )
             )
         )
 
     def backoff(self, host: Host) -> None:
-        mark(self.directory, host, self.cfg.backoff_period)
+        if self.directory:
+            mark(self.directory, host, self.cfg.backoff_period)
 
     def enjoyed(self, host: Host) -> None:
-        enjoyed(self.directory, host, self.cfg.backoff_period)
+        if self.directory:
+            enjoyed(self.directory, host, self.cfg.backoff_period)

@@ -370,3 +370,17 @@ def test_skip_local_retry_makes_the_remote_error_final(
     assert r.returncode == 1
     assert b"remote: internal compiler error" in r.stderr
     assert not (hello / "hello.o").exists()
+
+
+def test_missing_distcc_dir_compiles_locally_with_a_warning(
+    tool_bin: Path, our_daemon: Daemon, hello: Path, clean_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A DISTCC_DIR the user set but that does not exist is not created (as distcc): the
+    job cannot take a slot lock, so it compiles here and says why."""
+    env = client_env(clean_env, our_daemon.hostspec, DISTCC_DIR=str(tmp_path / "absent"))
+    env["DISTCC_STATS_FILE"] = str(tmp_path / "stats")
+    r = run([str(tool_bin / "distcc"), "gcc", "-c", "hello.c", "-o", "hello.o"], hello, env)
+    assert r.returncode == 0, r.stderr
+    assert b"running locally" in r.stderr
+    assert (tmp_path / "stats").read_text().split("\t")[:3] == ["local", "-", "no-lock-dir"]
+    assert (hello / "hello.o").read_bytes() == local_object(hello, ["-c", "hello.c"])
