@@ -5,9 +5,9 @@
 
 1. Find this user's include server (one per user, long-lived: its memory stays warm
    across builds) or start it; its socket goes into ``INCLUDE_SERVER_PORT``.
-2. With no host list configured (no ``DISTCC_HOSTS``, no hosts file), start a private
-   ``distccd`` on a free loopback port for this build only: pump works out of the box on
-   one machine.
+2. With no host list configured (``DISTCC_HOSTS`` empty, or unset and no hosts file),
+   start a private ``distccd`` on a free loopback port for this build only: pump works
+   out of the box on one machine.
 3. Run COMMAND with ``DISTCC_STATS_FILE`` set: every ``distcc`` job appends one line
    saying where it ran and, if not remotely in pump mode, why (``client.main._record``).
 4. Print one summary (stderr): jobs remote in pump mode, remote in plain mode, local, every
@@ -95,8 +95,10 @@ def ensure_include_server() -> tuple[Path, bool]:
 
 
 def host_list_configured(env: dict[str, str]) -> bool:
+    """Is there a host list to use?  An empty ``DISTCC_HOSTS`` counts as none (it also
+    overrides the hosts files, e.g. Debian's /etc/distcc/hosts naming 127.0.0.1)."""
     if env.get("DISTCC_HOSTS") is not None:
-        return True
+        return bool(env["DISTCC_HOSTS"].split())
     top = env.get("DISTCC_DIR") or (env.get("HOME", "") + "/.distcc")
     return any(os.path.exists(p) for p in (top + "/hosts", "/etc/distcc/hosts"))
 
