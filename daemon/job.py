@@ -277,7 +277,7 @@ def _serve_native(conn: Connection, ctx: JobContext, reader: Reader, outcome: Ou
     store = ctx.content_store()
     digests = [e.digest for e in entries if e.digest]
     with store.pinned(digests):
-        plan = native.plan(entries, store, ctx.own_files)
+        plan = native.plan(entries, store, ctx.own_files, request.facts.include_dirs)
         conn.send(native.need_packets(plan))
         try:
             native.read_blobs(reader, plan, store, pumpjob.MAX_TOTAL_BYTES)
