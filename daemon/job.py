@@ -304,7 +304,11 @@ def _serve_native(conn: Connection, ctx: JobContext, reader: Reader, outcome: Ou
                 len(plan.need),
                 "sent by the client" if plan.system_mismatch else "the server's own",
             )
-            done = run_pump_compile(conn, ctx, request, space, (), tuple(back))
+            try:
+                done = run_pump_compile(conn, ctx, request, space, (), tuple(back))
+            except _Abort as exc:
+                _refuse(conn, str(exc))
+                raise
             conn.send(
                 native.reply_packets(
                     done.status, done.stderr, done.stdout, done.obj, done.dotd, done.dwo

@@ -281,3 +281,18 @@ def test_server_files_outside_system_dirs_are_never_consulted(
     ]
     reply = native_compile(daemon, str(project), ["gcc", "-c", "a.c"], entries)
     assert digest_of(passwd) in reply.needed
+
+
+def test_output_leaving_the_root_gets_errr(start_daemon: StartDaemon, project: Path) -> None:
+    daemon = start_daemon(INSECURE)
+    entries = [
+        NEntry("F", str(project / "a.c"), b"int a;\n"),
+        NEntry("L", "/out", target="../" * 30 + "tmp"),
+    ]
+    reply = native_compile(daemon, str(project), ["gcc", "-c", "a.c", "-o", "/out/a.o"], entries)
+    assert reply.error and "leaves the root" in reply.error
+    reply = native_compile(
+        daemon, str(project), ["gcc", "-c", "a.c", "-o", "/out/a.o"], entries[:1]
+    )
+    assert reply.status == 0  # /out is then an ordinary directory inside the root
+    assert not Path("/out").exists()
