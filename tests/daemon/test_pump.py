@@ -213,3 +213,30 @@ def test_clang_in_the_mirror_root(start_daemon: StartDaemon, project: Path) -> N
     assert reply.obj == (project / "h.o").read_bytes()
     assert reply.dotd == (project / "h.d").read_bytes()
     daemon.wait_idle()
+
+
+def test_dwarf4_absolute_source_is_the_documented_exception(
+    start_daemon: StartDaemon, project: Path
+) -> None:
+    """gcc <= DWARF 4 names an absolute source twice in the line table when a prefix map
+    applies (reference/objrewrite.md §5): the object is not byte-identical, but names no
+    server path and its .debug_info equals the local one."""
+    daemon = start_daemon(INSECURE)
+    base = project.parent
+    entries = tree_entries(base, ["src/hello.c", "src/hello.h", "inc/inc.h"])
+    argv = ["gcc", "-O2", "-gdwarf-4", f"-I{base}/inc", "-c", f"{project}/hello.c", "-o", "h.o"]
+    reply = compile_v3(daemon, str(project), argv, entries)
+    assert reply.status == 0, reply.stderr
+    assert str(daemon.tmp_dir).encode() not in reply.obj
+    subprocess.run(argv, cwd=project, check=True)
+    (project / "remote.o").write_bytes(reply.obj)
+
+    def info(name: str) -> str:
+        dump = subprocess.run(
+            ["llvm-dwarfdump", "--debug-info", name], cwd=project, capture_output=True, text=True
+        ).stdout
+        return dump.split("\n", 1)[1]
+
+    if shutil.which("llvm-dwarfdump") is None:
+        pytest.skip("llvm-dwarfdump not installed")
+    assert info("remote.o") == info("h.o")
