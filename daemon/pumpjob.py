@@ -17,7 +17,9 @@ native protocol (daemon/native.py: files by digest).  The order of a job:
    still left the job *fails* (status 100<<8 and a message: the client compiles locally
    and counts it) rather than ship an object naming server paths;
 6. the ``.d`` is rewritten to client paths and re-wrapped (daemon/dotd.py); the root is
-   also removed from the compiler's stderr;
+   also removed from the compiler's stderr; (protocol 3 cannot carry a ``.dwo``, so a
+   ``-gsplit-dwarf`` job fails there with a message and the client compiles it locally;
+   the native protocol returns it);
 7. the job directory is removed whatever happened (unless DISTCC_SAVE_TEMPS=1).
 
 Vocabulary: *root* is the mirror root; *cwd* the client's working directory; *client path*
@@ -227,6 +229,21 @@ def compile_in_root(
         text = dep.decode("utf-8", "surrogateescape")
         dep = dotd.rewrite(text, root, request.facts.clang).encode("utf-8", "surrogateescape")
     return Compiled(0, ran.ended, ran.stdout, stderr, obj, dep, dwo)
+
+
+SPLIT_DWARF_MESSAGE = (
+    b"distccd: -gsplit-dwarf writes a .dwo file that protocol 3 cannot return;"
+    b" compile locally (or use a ,native host)\n"
+)
+
+
+def split_dwarf_refusal() -> Compiled:
+    """Protocol 3 has no packet for the ``.dwo``: rather than return an object whose
+    split debug info is lost, fail the job so that the client compiles it locally."""
+    log.info("%s", SPLIT_DWARF_MESSAGE.decode().strip())
+    return Compiled(
+        ExitCode.DISTCC_FAILED << 8, runner.Ended.EXITED, b"", SPLIT_DWARF_MESSAGE, b"", b"", b""
+    )
 
 
 def _make_room(path: str) -> None:

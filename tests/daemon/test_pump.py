@@ -241,3 +241,15 @@ def test_dwarf4_absolute_source_is_the_documented_exception(
     if shutil.which("llvm-dwarfdump") is None:
         pytest.skip("llvm-dwarfdump not installed")
     assert info("remote.o") == info("h.o")
+
+
+def test_split_dwarf_fails_over_protocol_3(start_daemon: StartDaemon, project: Path) -> None:
+    """No packet carries the .dwo in protocol 3: the job fails so the client builds locally."""
+    daemon = start_daemon(INSECURE)
+    entries = tree_entries(project, ["hello.c", "hello.h"])
+    argv = ["gcc", "-g", "-gsplit-dwarf", f"-I{project.parent}/inc", "-c", "hello.c"]
+    entries += tree_entries(project.parent, ["inc/inc.h"])
+    reply = compile_v3(daemon, str(project), argv, entries)
+    assert reply.status == 100 << 8
+    assert b"-gsplit-dwarf" in reply.stderr and reply.obj == b""
+    daemon.wait_idle()
