@@ -42,6 +42,7 @@ from common.exitcodes import ExitCode
 from common.protocol import FILE, LINK, NAME, NFIL, ProtocolError, Reader, Reply, reply_packets
 from daemon import dotd, runner
 from daemon.allowlist import Refusal
+from daemon.command import server_refusal
 from daemon.mirror import MirrorRoot
 from daemon.names import BadName, normal
 from daemon.reroot import mirror_argv
@@ -107,11 +108,9 @@ def check_request(
         raise JobRefused(Result.REJ_BAD_REQ, ExitCode.PROTOCOL_ERROR, str(exc)) from None
     if not argv or not argv[0] or argv[0].startswith("-"):
         raise JobRefused(Result.OTHER, ExitCode.BAD_ARGUMENTS, "no compiler name")
-    for word in argv[1:]:
-        if word.startswith("@"):
-            raise JobRefused(
-                Result.OTHER, ExitCode.BAD_ARGUMENTS, f"{word}: response files are not read"
-            )
+    why = server_refusal(argv, plain=False)  # the daemon's own list, as in plain mode
+    if why:
+        raise JobRefused(Result.OTHER, ExitCode.BAD_ARGUMENTS, f"refused {argv[0]}: {why}")
     job = classify(argv, {}, _no_files)
     if isinstance(job, RunLocally):
         raise JobRefused(
