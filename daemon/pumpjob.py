@@ -17,7 +17,9 @@ native protocol (daemon/native.py: files by digest).  The order of a job:
    still left the job *fails* (status 100<<8 and a message: the client compiles locally
    and counts it) rather than ship an object naming server paths;
 6. the ``.d`` is rewritten to client paths and re-wrapped (daemon/dotd.py); the root is
-   also removed from the compiler's stderr;
+   also removed from the compiler's stderr; (protocol 3 cannot carry a ``.dwo``, so a
+   ``-gsplit-dwarf`` job fails there with a message and the client compiles it locally;
+   the native protocol returns it);
 7. the job directory is removed whatever happened (unless DISTCC_SAVE_TEMPS=1).
 
 Vocabulary: *root* is the mirror root; *cwd* the client's working directory; *client path*
@@ -106,8 +108,8 @@ def check_request(
         raise JobRefused(Result.REJ_BAD_REQ, ExitCode.PROTOCOL_ERROR, str(exc)) from None
     if not argv or not argv[0] or argv[0].startswith("-"):
         raise JobRefused(Result.OTHER, ExitCode.BAD_ARGUMENTS, "no compiler name")
-    why = server_refusal(argv, plain=False)
-    if why is not None:
+    why = server_refusal(argv, plain=False)  # the daemon's own list, as in plain mode
+    if why:
         raise JobRefused(Result.OTHER, ExitCode.BAD_ARGUMENTS, f"refused {argv[0]}: {why}")
     job = classify(argv, {}, _no_files)
     if isinstance(job, RunLocally):
@@ -192,8 +194,10 @@ def compile_in_root(
         lambda p: os.path.lexists(root + normal(p, allow_root=True)),
     )
     out_dir = mirror.make_output_dir(posixpath.dirname(command.output))
+    _make_room(os.path.join(out_dir, posixpath.basename(command.output)))
     if command.dwo is not None:
-        mirror.make_output_dir(posixpath.dirname(command.dwo))
+        dwo_dir = mirror.make_output_dir(posixpath.dirname(command.dwo))
+        _make_room(os.path.join(dwo_dir, posixpath.basename(command.dwo)))
     argv = [request.program, command.argv[1], *front, *command.argv[2:], *back]
     ran = run(argv, cwd_server)
     stderr = _strip_root(ran.stderr, root)
@@ -224,6 +228,42 @@ def compile_in_root(
         text = dep.decode("utf-8", "surrogateescape")
         dep = dotd.rewrite(text, root, request.facts.clang).encode("utf-8", "surrogateescape")
     return Compiled(0, ran.ended, ran.stdout, stderr, obj, dep, dwo)
+
+
+SPLIT_DWARF_MESSAGE = (
+    b"distccd: -gsplit-dwarf writes a .dwo file that protocol 3 cannot return;"
+    b" compile locally (or use a ,native host)\n"
+)
+
+
+def split_dwarf_refusal() -> Compiled:
+    """Protocol 3 has no packet for the ``.dwo``: rather than return an object whose
+    split debug info is lost, fail the job so that the client compiles it locally."""
+    log.info("%s", SPLIT_DWARF_MESSAGE.decode().strip())
+    return Compiled(
+        ExitCode.DISTCC_FAILED << 8, runner.Ended.EXITED, b"", SPLIT_DWARF_MESSAGE, b"", b"", b""
+    )
+
+
+def _make_room(path: str) -> None:
+    """The compiler must never write into a file hard-linked from the content store: if
+    a client shipped a file where an output goes, it gets a private copy first."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    import stat
+
+    if stat.S_ISDIR(st.st_mode):
+        raise BadName(f"{path}: the output is a directory")
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink == 1:
+        if not stat.S_ISREG(st.st_mode):
+            os.unlink(path)  # a link: the compiler would write through it
+        return
+    tmp = path + ".distccd-copy"
+    shutil.copyfile(path, tmp)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
 
 
 def _fixed(data: bytes, root: str, name: str, problems: list[str]) -> bytes:

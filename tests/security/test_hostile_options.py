@@ -149,6 +149,8 @@ def _idle(daemon: Daemon) -> None:
     daemon.wait_idle_but_store()
 
 
+# Pump mode (protocol 3 and native) applies daemon.command.server_refusal too
+# (daemon/pumpjob.py check_request), without plain mode's -MF rule: it re-roots -MF.
 PROTOCOLS = ["1", "2", "3", "native"]
 
 
@@ -163,11 +165,11 @@ def test_hostile_command_lines(
     before = sorted(p.name for p in canary.iterdir())
     problems: list[str] = []
 
-    def check(name: str, argv: list[str], want_refused: bool) -> None:
+    def check(name: str, argv: list[str], want_refused: bool, want_status: int = 0) -> None:
         refused, status = client.send(argv)
         if want_refused and not refused:
             problems.append(f"{name}: not refused (status {status}): {argv}")
-        if not want_refused and (refused or status != 0):
+        if not want_refused and (refused or status != want_status):
             problems.append(f"{name}: should compile, got refused={refused} {status}")
         leaked = sorted(p.name for p in canary.iterdir())
         if leaked != before:
@@ -187,7 +189,10 @@ def test_hostile_command_lines(
     for name, compiler, options in cases:
         check(name, _argv(compiler, options, canary), True)
     for name, compiler, options in CONTAINED:
-        check(name, _argv(compiler, options, canary), False)
+        # Protocol 3 cannot return a .dwo: such a job fails (status 100, the client then
+        # compiles locally) instead of returning an object without its split debug info.
+        fails = protocol == "3" and "-gsplit-dwarf" in options
+        check(name, _argv(compiler, options, canary), False, 100 << 8 if fails else 0)
     # Still serving: a good request compiles.
     refused, status = client.send(["gcc", "-c", "hello.c", "-o", "hello.o"])
     assert (refused, status) == (False, 0)
