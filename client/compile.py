@@ -317,7 +317,7 @@ class Compiler:
         """Our native protocol: files by digest, only what the daemon lacks is sent."""
         from client import native, pumpmode, remote
         from client.transport import TransportError
-        from common.protocol import ProtocolError, Reply
+        from common.protocol import NATIVE_VERSION, ProtocolError, Reply
 
         try:
             with self.slots.local_cpp():
@@ -340,7 +340,7 @@ class Compiler:
         finally:
             conn.close()
         self.outcome.mode = "pump"
-        return Reply(native.NATIVE_VERSION, r.status, r.stderr, r.stdout, r.obj, r.dotd, r.dwo)
+        return Reply(NATIVE_VERSION, r.status, r.stderr, r.stdout, r.obj, r.dotd, r.dwo)
 
     def _write_dotd(self, job: CompileJob, dotd: bytes) -> None:
         assert job.dep is not None

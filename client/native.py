@@ -20,17 +20,28 @@ import _socket
 
 from common.protocol import (
     ARGC,
+    BLOB,
     CDIR,
+    DDWO,
+    DGST,
     DIST,
     DONE,
     DOTD,
     DOTO,
+    ERRR,
+    FDIG,
     LINK,
+    MDIR,
     NAME,
+    NATIVE_VERSION,
+    NEED,
     NFIL,
+    SDIG,
     SERR,
     SOUT,
     STAT,
+    XINC,
+    XINC_COMPACT,
     Limits,
     ProtocolError,
     Reader,
@@ -43,18 +54,6 @@ from common.values import TYPE_CHECKING, Value
 if TYPE_CHECKING:
     from client.compile import Outcome
     from client.transport import Connection
-
-NATIVE_VERSION = 0x50590001
-XINC = b"XINC"
-COMPACT_EXTENSION = 2
-FDIG = b"FDIG"
-SDIG = b"SDIG"
-MDIR = b"MDIR"
-NEED = b"NEED"
-DGST = b"DGST"
-BLOB = b"BLOB"
-ERRR = b"ERRR"
-DDWO = b"DDWO"
 
 
 class NativeRefused(Exception):
@@ -129,9 +128,7 @@ def ask_closure(socket_path: str, cwd: str, argv: tuple[str, ...]) -> list[Entry
     try:
         try:
             sock.connect(socket_path)
-            sock.sendall(
-                header(XINC, COMPACT_EXTENSION) + string_packet(CDIR, cwd) + argv_packets(argv)
-            )
+            sock.sendall(header(XINC, XINC_COMPACT) + string_packet(CDIR, cwd) + argv_packets(argv))
             reader = Reader(_UnixStream(sock), Limits(max_argc=1 << 20))  # type: ignore[arg-type]
             lines = reader.read_argv()
         except OSError as exc:

@@ -50,6 +50,24 @@ SOUT = b"SOUT"
 DOTO = b"DOTO"
 DOTD = b"DOTD"
 
+# Our native protocol (docs/protocol.md): distcc's framing, its own version number.
+NATIVE_VERSION = 0x50590001
+FDIG = b"FDIG"  # NAME's content by digest: "digest:size"
+SDIG = b"SDIG"  # a system header by digest: the daemon may use its own copy
+MDIR = b"MDIR"  # NAME is a directory that must exist
+NEED = b"NEED"  # the daemon lacks this many digests (DGST packets follow)
+DGST = b"DGST"
+BLOB = b"BLOB"  # one missing file, as an LZ4 frame
+ERRR = b"ERRR"  # an explicit refusal, then close
+DDWO = b"DDWO"  # the -gsplit-dwarf .dwo
+
+# The include server's extension of distcc's include-server protocol: XINC + version
+# before CDIR; version 1 answers with XJSN (JSON), version 2 with ARGC/ARGV of compact
+# tab-separated entries (our client's per-job path, no JSON to import).
+XINC = b"XINC"
+XINC_JSON = 1
+XINC_COMPACT = 2
+
 _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 _CHUNK = 1 << 16
 

@@ -49,6 +49,7 @@ from common.protocol import (
     CDIR,
     DIST,
     DOTI,
+    NATIVE_VERSION,
     Limits,
     ProtocolError,
     Reader,
@@ -211,7 +212,7 @@ def _read_argv(reader: Reader) -> list[str]:
 def _run(conn: Connection, ctx: JobContext, outcome: Outcome) -> None:
     reader = Reader(conn.rfile, ctx.limits)
     version = reader.expect(DIST)
-    if version == native.NATIVE_VERSION:
+    if version == NATIVE_VERSION:
         _serve_native(conn, ctx, reader, outcome)
         return
     if version not in SERVED_VERSIONS:

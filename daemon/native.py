@@ -27,12 +27,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from common.protocol import (
+    BLOB,
+    DDWO,
+    DGST,
     DONE,
     DOTD,
     DOTO,
+    ERRR,
+    FDIG,
     LINK,
+    MDIR,
     NAME,
+    NATIVE_VERSION,
+    NEED,
     NFIL,
+    SDIG,
     SERR,
     SOUT,
     STAT,
@@ -46,15 +55,6 @@ from daemon.names import normal
 from daemon.store import BadDigest, OwnFiles, Store, parse_digest
 from daemon.sysdirs import CompilerFacts
 
-NATIVE_VERSION = 0x50590001
-FDIG = b"FDIG"
-SDIG = b"SDIG"
-MDIR = b"MDIR"
-NEED = b"NEED"
-DGST = b"DGST"
-BLOB = b"BLOB"
-ERRR = b"ERRR"
-DDWO = b"DDWO"
 MAX_ERROR = 4000
 
 

@@ -27,6 +27,9 @@ from common.protocol import (
     ARGC,
     ARGV,
     CDIR,
+    XINC,
+    XINC_COMPACT,
+    XINC_JSON,
     Limits,
     ProtocolError,
     Reader,
@@ -36,15 +39,14 @@ from common.protocol import (
 )
 from include_server.closure import Closure
 
-XINC = b"XINC"
 XJSN = b"XJSN"
 XSTA = b"XSTA"  # status query (extension)
-EXTENSION_VERSION = 1
+EXTENSION_VERSION = XINC_JSON
 # Version 2 answers with one ARGV per entry, tab-separated, for our client (no JSON to
 # import on its per-job path): "F digest size path", "S digest size path" (a system
 # header), "L path target" (a symlink), "D path" (a directory that must exist); ARGC 0 =
 # not covered.  See client/native.py.
-COMPACT_VERSION = 2
+COMPACT_VERSION = XINC_COMPACT
 
 REQUEST_LIMITS = Limits(max_string=1 << 16, max_argc=1 << 14, max_bulk=0)
 

@@ -698,7 +698,10 @@ def test_classify_is_total_and_consistent(words: list[str], cc: str) -> None:
         job.dwo,
     )
     cpp = local_cpp_argv(job, "t.i")
-    assert "-c" not in cpp and "-S" not in cpp and cpp[-2:] == ["-o", "t.i"]
+    # (Not `"-c" not in cpp`: "-c" may be an option's value, as in `-MF -c`.)
+    assert cpp[-2:] == ["-o", "t.i"] and "-E" in cpp
+    as_cpp = classify(cpp, {"DEPENDENCIES_OUTPUT": "e.d"})
+    assert isinstance(as_cpp, RunLocally) and as_cpp.reason == LocalReason.PREPROCESS_ONLY
     served = server_argv(plain_server_argv(job), "in.i", "out.o")
     if isinstance(served, list):
         remote = classify(served)
