@@ -36,13 +36,31 @@ from collections.abc import Sequence
 from pathlib import Path
 
 PREFIX = "__________"
-PRIVATE_DAEMON_OPTS = ",cpp,lzo"  # our daemon serves protocol 3 (pump mode, mirror root)
+PRIVATE_DAEMON_OPTS = ",native"  # our daemon, our protocol: headers cross once (docs/protocol.md)
 COMPILERS = ("cc", "c++", "gcc", "g++", "clang", "clang++")
+
+
+def code_stamp() -> str:
+    """A short stamp of the include server's code (file names, sizes, mtimes).
+
+    A live include server is reused only if it runs the same code: after an upgrade, the
+    old server (left to its idle timeout) would not speak what the new client asks.
+    """
+    import hashlib
+
+    import include_server
+
+    h = hashlib.blake2b(digest_size=6)
+    pkg = Path(include_server.__file__).parent
+    for f in sorted(pkg.glob("*.py")):
+        st = f.stat()
+        h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()
 
 
 def state_dir() -> Path:
     base = Path(os.environ.get("TMPDIR") or "/tmp")
-    d = base / f"distcc-py-pump-{os.getuid()}"
+    d = base / f"distcc-py-pump-{os.getuid()}-{code_stamp()}"
     d.mkdir(mode=0o700, exist_ok=True)
     return d
 

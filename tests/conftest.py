@@ -7,7 +7,9 @@ the current interpreter (no install needed), the same way the installed launcher
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,9 +56,14 @@ def make_launchers(dest: Path, commands: dict[str, str] = COMMANDS) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tool_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Directory holding ``distcc``, ``distccd``, ... launchers for this checkout."""
-    return make_launchers(tmp_path_factory.mktemp("bin"))
+def tool_bin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Directory holding ``distcc``, ``distccd``, ... launchers for this checkout.
+
+    At the end of the session, include servers started through these launchers (by
+    ``pump``, which leaves them running for the next build) are stopped."""
+    bin_dir = make_launchers(tmp_path_factory.mktemp("bin"))
+    yield bin_dir
+    subprocess.run(["pkill", "-TERM", "-f", f"{bin_dir}/include-server"], check=False)
 
 
 @pytest.fixture
