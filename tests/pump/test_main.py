@@ -1,0 +1,96 @@
+"""pump: the summary, the host-list rule, the code stamp, and the embedded default."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pump.main import NATURALLY_LOCAL, code_stamp, host_list_configured, summarize
+
+LINES = [
+    # where, mode, fallback, pump fallback, sent, received, exit, host
+    "remote\tpump\t-\t-\t100\t50\t0\th1",
+    "remote\tpump\t-\t-\t200\t60\t0\th2",
+    "remote\tplain\t-\tpump-not-covered\t300\t70\t0\th1",
+    "local\t-\tnot-compile\t-\t0\t0\t0\t-",
+    "local\t-\tall-hosts-failed\t-\t0\t0\t1\t-",
+]
+
+
+def test_summary_counts_places_reasons_and_bytes(tmp_path: Path) -> None:
+    stats = tmp_path / "stats"
+    stats.write_text("\n".join(LINES) + "\nnot a record\n")
+    text, fallbacks = summarize(stats)
+    assert "5 distcc job(s): 2 remote (pump mode), 1 remote (plain mode), 2 local" in text
+    assert "pump-not-covered 1" in text and "all-hosts-failed 1" in text
+    assert "not-compile 1" in text
+    assert "Bytes sent 600, received 180" in text
+    assert fallbacks == 2  # not-compile is not a fallback
+    assert "not-compile" in NATURALLY_LOCAL
+
+
+def test_summary_without_jobs(tmp_path: Path) -> None:
+    text, fallbacks = summarize(tmp_path / "absent")
+    assert "0 distcc job(s)" in text and fallbacks == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "configured"),
+    [
+        ({"DISTCC_HOSTS": "a b"}, True),
+        ({"DISTCC_HOSTS": ""}, False),
+        ({"DISTCC_HOSTS": "   "}, False),
+    ],
+)
+def test_host_list_configured(env: dict[str, str], configured: bool) -> None:
+    assert host_list_configured(env) is configured
+
+
+def test_code_stamp_is_stable() -> None:
+    assert code_stamp() == code_stamp()
+    assert len(code_stamp()) == 12
+
+
+def test_embedded_default_private_daemon(
+    tool_bin: Path, clean_env: dict[str, str], tmp_path: Path
+) -> None:
+    """No hosts: pump runs a private loopback distccd, and the job runs there in pump mode,
+    giving the object a local compile gives."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "h.h").write_text("#define V 7\n")
+    (src / "a.c").write_text('#include "h.h"\nint v(void) { return V; }\n')
+    env = dict(clean_env, DISTCC_HOSTS="")
+    r = subprocess.run(
+        [
+            str(tool_bin / "pump"),
+            str(tool_bin / "distcc"),
+            "gcc",
+            "-g",
+            "-O2",
+            "-c",
+            "a.c",
+            "-o",
+            "a.o",
+        ],
+        cwd=src,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "private distccd" in r.stderr
+    assert "1 distcc job(s): 1 remote (pump mode), 0 remote (plain mode), 0 local" in r.stderr
+    subprocess.run(["gcc", "-g", "-O2", "-c", "a.c", "-o", "local.o"], cwd=src, check=True)
+    assert (src / "a.o").read_bytes() == (src / "local.o").read_bytes()
+
+
+def test_pump_exits_with_the_command_status(tool_bin: Path, clean_env: dict[str, str]) -> None:
+    env = dict(clean_env, DISTCC_HOSTS="127.0.0.1:1,cpp,lzo")
+    r = subprocess.run(
+        [str(tool_bin / "pump"), "sh", "-c", "exit 3"], env=env, capture_output=True, timeout=60
+    )
+    assert r.returncode == 3
