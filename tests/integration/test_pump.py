@@ -112,3 +112,61 @@ def test_include_server_missing_falls_back_to_plain_and_is_counted(
     assert r.returncode == 100
     assert b"--strict" in r.stderr
     assert not (hello / "strict.o").exists()
+
+
+@pytest.mark.parametrize("opts", [",cpp,lzo", ",native"], ids=["protocol3", "native"])
+def test_header_edited_between_builds_under_one_include_server(
+    tool_bin: Path, our_daemon: Daemon, hello: Path, pump_env: dict[str, str], opts: str
+) -> None:
+    """Two builds under the same (long-lived) include server, a header edited in between:
+    the second object must be the new one, as a local compile gives."""
+    env = client_env(pump_env, our_daemon.hostspec + opts)
+    build = [
+        str(tool_bin / "pump"),
+        str(tool_bin / "distcc"),
+        "gcc",
+        "-c",
+        "hello.c",
+        "-o",
+        "hello.o",
+    ]
+    for greeting in ("first", "second, longer than the first"):
+        (hello / "hello.h").write_text(f'#define GREETING "{greeting}"\n')
+        r = subprocess.run(build, cwd=hello, env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert "1 remote (pump mode)" in r.stderr, r.stderr
+        subprocess.run(["gcc", "-c", "hello.c", "-o", "local.o"], cwd=hello, check=True)
+        assert (hello / "hello.o").read_bytes() == (hello / "local.o").read_bytes(), greeting
+
+
+def test_a_file_changed_after_the_analysis_is_never_shipped_stale(
+    tool_bin: Path, our_daemon: Daemon, hello: Path, pump_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The native client re-hashes every file it ships: content that no longer matches the
+    include server's digest is not sent under that digest (the job is demoted, counted)."""
+    from client.native import Entry, StaleFile, digest_of, run
+    from client.transport import TcpConnection
+
+    data = (hello / "hello.h").read_bytes()
+    entries = [
+        Entry(
+            "F",
+            str(hello / "hello.c"),
+            digest_of((hello / "hello.c").read_bytes()),
+            len((hello / "hello.c").read_bytes()),
+        ),
+        Entry("F", str(hello / "hello.h"), digest_of(data), len(data)),
+    ]
+    (hello / "hello.h").write_text('#define GREETING "edited after the analysis"\n')
+
+    class Sink:
+        bytes_sent = 0
+        bytes_received = 0
+
+    conn = TcpConnection(our_daemon.address, our_daemon.port, 30.0)
+    try:
+        with pytest.raises(StaleFile):
+            run(conn, str(hello), ["gcc", "-c", "hello.c", "-o", "hello.o"], entries, Sink())  # type: ignore[arg-type]
+    finally:
+        conn.close()
+    assert not (hello / "hello.o").exists()
