@@ -31,12 +31,22 @@ PROJECTS = {
     "lua5.4": ([], ["linux"], "gcc -std=gnu99", "MYCFLAGS=-g -O2 -MD"),
     "redis": (["--patched"], ["MALLOC=libc", "OPTIMIZATION=-O2"], "gcc", "CFLAGS=-g"),
 }
+# The same trees built with clang (where installed): "<project>/clang".
+CLANG = shutil.which("clang") is not None
+if CLANG:
+    PROJECTS["lua5.4/clang"] = ([], ["linux"], "clang -std=gnu99", "MYCFLAGS=-g -O2 -MD")
+
+
+def source_of(project: str) -> str:
+    return project.split("/")[0]
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = {}
     for name, (extra, *_rest) in PROJECTS.items():
+        if "/" in name:
+            continue  # a compiler variant of a tree fetched under its own name
         dest = tmp_path_factory.mktemp("corpus") / name
         subprocess.run(
             [str(CORPUS), name, str(dest), *extra],
@@ -64,7 +74,7 @@ def make(tree: Path, project: str, cc: str, env: dict[str, str], pump: list[str]
         "make",
         "-j8",
         "-C",
-        str(tree / "src") if project == "lua5.4" else str(tree),
+        str(tree / "src") if source_of(project) == "lua5.4" else str(tree),
         *args,
         f"CC={cc} {cc_base}".strip(),
         cflags,
@@ -80,8 +90,8 @@ def clean(tree: Path, project: str) -> None:
         [
             "make",
             "-C",
-            str(tree / "src") if project == "lua5.4" else str(tree),
-            "clean" if project == "lua5.4" else "distclean",
+            str(tree / "src") if source_of(project) == "lua5.4" else str(tree),
+            "clean" if source_of(project) == "lua5.4" else "distclean",
         ],
         check=True,
         capture_output=True,
@@ -96,8 +106,8 @@ def local_builds(
     out = {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISTCC")}
     for project in PROJECTS:
-        tree = tmp_path_factory.mktemp("pump-projects") / project
-        shutil.copytree(corpus[project], tree, symlinks=True)
+        tree = tmp_path_factory.mktemp("pump-projects") / source_of(project)
+        shutil.copytree(corpus[source_of(project)], tree, symlinks=True)
         make(tree, project, "", env, [])
         out[project] = (tree, outputs(tree))
     return out
