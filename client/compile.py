@@ -132,6 +132,12 @@ class Compiler:
     def compile(self, job: CompileJob) -> int:
         host = self.slots.acquire_remote()
         if host is None:
+            if self.env.get("DISTCC_PUMP_STRICT") == "1":
+                # Every host backed off: distcc compiles locally even with
+                # DISTCC_FALLBACK=0, but ``pump --strict`` promises no fallback at all.
+                self.outcome.fallback = Fallback.NO_HOSTS
+                log.error("no host available and fallbacks are disabled (pump --strict)")
+                return ExitCode.DISTCC_FAILED
             return self.run_local(job.argv, Fallback.NO_HOSTS)
         cpp = Preprocessed(self, job)
         tried: set[str] = set()
@@ -175,6 +181,7 @@ class Compiler:
                 return self._finish_remote(job, host, cpp, reply)
             cpp.discard()
             if not self.cfg.fallback:
+                self.outcome.fallback = Fallback.ALL_HOSTS_FAILED  # counted, not run
                 log.error("failed to distribute and fallbacks are disabled")
                 return ExitCode.DISTCC_FAILED
             log.warning("failed to distribute, running locally instead")
