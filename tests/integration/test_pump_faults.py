@@ -202,6 +202,8 @@ def test_daemon_killed_mid_build_jobs_go_to_the_other(
     assert counts(summary) == (NUNITS, NUNITS, 0, 0), summary
     assert reasons(summary) == {}, summary
     assert "Bytes sent" in summary
+    # The client said which host failed it (then backed it off and went on with the other).
+    assert f"to {d1.hostspec}/4,cpp,lzo" in Path(pump_env["DISTCC_LOG"]).read_text()
 
 
 def test_all_daemons_down_falls_back_locally_and_strict_fails(
