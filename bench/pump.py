@@ -21,9 +21,10 @@ Variants: ``stock`` (stock pump + stock ``distcc`` + two stock ``distccd``, host
 (``RUSAGE_CHILDREN`` of the build: make, every client, local steps such as linking) plus
 the include server's CPU (``/proc/<pid>/stat`` before and after); the daemons' CPU;
 bytes sent to the daemons (relay) and per TU; TUs (``.o`` files); remote pump-mode jobs
-and fallbacks (stock: distccd logs, ``dcc_fix_debug_info`` marks a pump job, against the
-TU count; ours: ``pump``'s summary); objects identical to a local build of the same tree;
-"foreign" CPU (machine-wide busy time minus ours: other users of a shared machine).
+and fallbacks (stock: in the distccd logs ``dcc_fix_debug_info`` marks a pump job among
+the ``COMPILE_OK`` ones, plus the client's "running locally" warnings; ours: ``pump``'s
+summary); objects identical to a local build of the same tree; "foreign" CPU
+(machine-wide busy time minus ours: other users of a shared machine).
 
 The stock pump is Debian's, with its include-server extension rebuilt for Python 3.11 by
 ``../shared/anchors/build-fixed-pump.sh`` (once, cached in ``/tmp/distcc-pump-fixed``).
@@ -64,6 +65,13 @@ WORK = Path("/var/tmp/distcc-py-pumpbench")  # not /tmp: its file events cost wa
 MAKE_ARGS = {"redis": ["MALLOC=libc", "BUILD_TLS=no"], "lua5.4": ["linux"]}
 CLEAN = {"redis": "distclean", "lua5.4": "clean"}
 VARIANTS = ("stock", "native", "p3")
+# The stock client's warnings (as counted by ../shared/anchors/anchor-build.sh).
+STOCK_CPP_FALLBACK = re.compile(
+    r"failed to get includes from include server|cannot use distcc_pump"
+)
+STOCK_LOCAL_FALLBACK = re.compile(
+    r"running locally instead|retrying locally|retried locally|fallbacks are disabled"
+)
 TARGETS = {"wall": 1.0, "bytes2": 0.1}
 
 
@@ -274,6 +282,7 @@ def run_variant(
         env.update(exports)
         is_pid = int(exports.get("INCLUDE_SERVER_PID") or 0)
         cc = f"{v.distcc} gcc"
+        log_offset = 0
         for build in (1, 2):
             if build == 2:
                 subprocess.run(
@@ -334,9 +343,18 @@ def run_variant(
                 res.notes.append("build failed: " + err[-2000:])
             if v.stock:
                 res.remote_pump = sum(t.count("dcc_fix_debug_info") for t in logs)
-                res.fallbacks = tus - res.remote_pump
                 ok = sum(t.count("COMPILE_OK") for t in logs)
-                res.notes.append(f"COMPILE_OK {ok}")
+                client_log = Path(env["DISTCC_LOG"])
+                text = client_log.read_text(errors="replace") if client_log.exists() else ""
+                text = text[log_offset:]
+                log_offset += len(text)
+                local_fb = len(STOCK_LOCAL_FALLBACK.findall(text))
+                # Remote jobs that were not pump jobs, plus jobs that ran here instead.
+                res.fallbacks = (ok - res.remote_pump) + local_fb
+                res.notes.append(
+                    f"COMPILE_OK {ok}, pump jobs {res.remote_pump}, local fallbacks {local_fb}, "
+                    f"cpp fallbacks {len(STOCK_CPP_FALLBACK.findall(text))}"
+                )
             else:
                 res.summary = "\n".join(ln for ln in err.splitlines() if "__________" in ln)
                 m = re.search(r"(\d+) remote \(pump mode\)", res.summary)
