@@ -277,7 +277,7 @@ def _serve_native(conn: Connection, ctx: JobContext, reader: Reader, outcome: Ou
     store = ctx.content_store()
     digests = [e.digest for e in entries if e.digest]
     with store.pinned(digests):
-        plan = native.plan(entries, store, ctx.own_files)
+        plan = native.plan(entries, store, ctx.own_files, request.facts.include_dirs)
         conn.send(native.need_packets(plan))
         try:
             native.read_blobs(reader, plan, store, pumpjob.MAX_TOTAL_BYTES)
@@ -304,7 +304,11 @@ def _serve_native(conn: Connection, ctx: JobContext, reader: Reader, outcome: Ou
                 len(plan.need),
                 "sent by the client" if plan.system_mismatch else "the server's own",
             )
-            done = run_pump_compile(conn, ctx, request, space, (), tuple(back))
+            try:
+                done = run_pump_compile(conn, ctx, request, space, (), tuple(back))
+            except _Abort as exc:
+                _refuse(conn, str(exc))
+                raise
             conn.send(
                 native.reply_packets(
                     done.status, done.stderr, done.stdout, done.obj, done.dotd, done.dwo

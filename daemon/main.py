@@ -33,6 +33,7 @@ from daemon.options import Config, OptionError, parse, usage_text, version_text
 from daemon.privileges import PrivilegeError, discard_root
 from daemon.server import Server, bind_listener, detach, remove_pid_file, write_pid_file
 from daemon.stats import Stats
+from daemon.store import DEFAULT_MAX_BYTES
 from daemon.transport import PipeConnection, SocketConnection, peer_name
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,16 @@ def _io_timeout(env: dict[str, str]) -> float:
     if value <= 0:
         raise _Exit(ExitCode.BAD_ARGUMENTS, f"Bad DISTCC_IO_TIMEOUT value: {text}")
     return value
+
+
+def _store_size(env: dict[str, str]) -> int:
+    """``DISTCCD_STORE_SIZE``: the content store's bound in MiB (default 1024)."""
+    text = env.get("DISTCCD_STORE_SIZE", "")
+    if not text:
+        return DEFAULT_MAX_BYTES
+    if not text.isdigit():
+        raise _Exit(ExitCode.BAD_ARGUMENTS, f"Bad DISTCCD_STORE_SIZE value: {text}")
+    return int(text) << 20
 
 
 def _tmp_dir(env: dict[str, str]) -> str:
@@ -197,6 +208,7 @@ def _serve(config: Config) -> int:
         clock=time.monotonic,
         job_lifetime=config.job_lifetime,
         save_temps=env.get("DISTCC_SAVE_TEMPS") == "1",
+        store_max_bytes=_store_size(env),
     )
     if inetd:
         return _serve_inetd(ctx, acl if check_peer else None, io_timeout)

@@ -101,14 +101,16 @@ def read_entries(reader: Reader) -> list[Entry]:
     return entries
 
 
-def plan(entries: list[Entry], store: Store, own: OwnFiles) -> Plan:
+def plan(entries: list[Entry], store: Store, own: OwnFiles, system_dirs: tuple[str, ...]) -> Plan:
+    """What to ask for.  The server's own file is consulted only under ``system_dirs``
+    (the compiler's default include directories): a client cannot probe other files."""
     result = Plan()
     asked: set[str] = set()
     for e in entries:
         if e.kind not in ("F", "S"):
             continue
         if e.kind == "S":
-            if own.digest(e.path) == e.digest:
+            if _under(e.path, system_dirs) and own.digest(e.path) == e.digest:
                 result.own.add(e.path)
                 continue
             result.system_mismatch = True
@@ -117,6 +119,10 @@ def plan(entries: list[Entry], store: Store, own: OwnFiles) -> Plan:
         asked.add(e.digest)
         result.need.append((e.digest, e.size))
     return result
+
+
+def _under(path: str, dirs: tuple[str, ...]) -> bool:
+    return any(path.startswith(d.rstrip("/") + "/") for d in dirs)
 
 
 def need_packets(p: Plan) -> bytes:

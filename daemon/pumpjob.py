@@ -193,8 +193,10 @@ def compile_in_root(
         lambda p: os.path.lexists(root + normal(p, allow_root=True)),
     )
     out_dir = mirror.make_output_dir(posixpath.dirname(command.output))
+    _make_room(os.path.join(out_dir, posixpath.basename(command.output)))
     if command.dwo is not None:
-        mirror.make_output_dir(posixpath.dirname(command.dwo))
+        dwo_dir = mirror.make_output_dir(posixpath.dirname(command.dwo))
+        _make_room(os.path.join(dwo_dir, posixpath.basename(command.dwo)))
     argv = [request.program, command.argv[1], *front, *command.argv[2:], *back]
     ran = run(argv, cwd_server)
     stderr = _strip_root(ran.stderr, root)
@@ -225,6 +227,27 @@ def compile_in_root(
         text = dep.decode("utf-8", "surrogateescape")
         dep = dotd.rewrite(text, root, request.facts.clang).encode("utf-8", "surrogateescape")
     return Compiled(0, ran.ended, ran.stdout, stderr, obj, dep, dwo)
+
+
+def _make_room(path: str) -> None:
+    """The compiler must never write into a file hard-linked from the content store: if
+    a client shipped a file where an output goes, it gets a private copy first."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    import stat
+
+    if stat.S_ISDIR(st.st_mode):
+        raise BadName(f"{path}: the output is a directory")
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink == 1:
+        if not stat.S_ISREG(st.st_mode):
+            os.unlink(path)  # a link: the compiler would write through it
+        return
+    tmp = path + ".distccd-copy"
+    shutil.copyfile(path, tmp)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
 
 
 def _fixed(data: bytes, root: str, name: str, problems: list[str]) -> bytes:

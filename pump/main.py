@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 PREFIX = "__________"
-PRIVATE_DAEMON_OPTS = ",lzo"  # protocol 3 on our daemon arrives with the mirror root
+PRIVATE_DAEMON_OPTS = ",cpp,lzo"  # our daemon serves protocol 3 (pump mode, mirror root)
 COMPILERS = ("cc", "c++", "gcc", "g++", "clang", "clang++")
 
 
@@ -130,6 +130,10 @@ class PrivateDaemon:
         ]
         for cc in COMPILERS:
             args += ["--allow-compiler", cc]
+        if os.geteuid() == 0:
+            # The build's own daemon runs as the build's user: as root, distccd would
+            # switch to nobody, who can neither write its log here nor read the tree.
+            args += ["--user", "root"]
         r = subprocess.run(args, env=env, stdin=subprocess.DEVNULL)
         if r.returncode != 0:
             raise SystemExit(f"pump: failed to start a private distccd (exit {r.returncode})")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import posixpath
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from daemon.names import BadName, Escapes, components, normal, resolve_relative
 
@@ -67,3 +71,31 @@ def test_relative_targets(link: str, target: str, expected: str | Escapes) -> No
 def test_bad_relative_targets(target: str) -> None:
     with pytest.raises(BadName):
         resolve_relative(R, "/a/l", target)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "..", ".", "", "c d", "/", "\0"]), max_size=8))
+def test_accepted_names_stay_under_the_root(parts: list[str]) -> None:
+    name = "/" + "/".join(parts)
+    try:
+        clean = normal(name)
+    except BadName:
+        return
+    assert posixpath.normpath(R + clean).startswith(R + "/")
+    assert ".." not in clean.split("/")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "..", ".", "", "x"]), min_size=1, max_size=10))
+def test_relative_targets_inside_are_really_inside(parts: list[str]) -> None:
+    target = "/".join(parts)
+    try:
+        where = resolve_relative(R, "/a/b/l", target)
+    except BadName:
+        return
+    landed = posixpath.normpath(posixpath.join(R, "a/b", target))
+    if isinstance(where, Escapes):
+        assert not landed.startswith(R + "/") and landed != R
+        assert where.server_path == landed
+    else:
+        assert posixpath.normpath(R + where) == landed

@@ -250,3 +250,49 @@ def test_client_system_headers_build_the_same_object(
     subprocess.run(argv, cwd=project, check=True)
     assert reply.obj == (project / "hello.o").read_bytes()
     assert reply.dotd == (project / "hello.d").read_bytes()
+
+
+def test_output_over_a_shipped_file_leaves_the_store_intact(
+    start_daemon: StartDaemon, project: Path
+) -> None:
+    daemon = start_daemon(INSECURE)
+    header_text = b"#define X 1\n"
+    entries = [
+        NEntry("F", str(project / "a.c"), b'#include "x.h"\nint a = X;\n'),
+        NEntry("F", str(project / "x.h"), header_text),
+    ]
+    reply = native_compile(daemon, str(project), ["gcc", "-c", "a.c", "-o", "x.h"], entries)
+    assert reply.status == 0, reply.stderr
+    stored = daemon.tmp_dir / STORE_NAME / digest_of(header_text)[8:10] / digest_of(header_text)[8:]
+    assert stored.read_bytes() == header_text
+    again = native_compile(daemon, str(project), ["gcc", "-c", "a.c", "-o", "a.o"], entries)
+    assert again.needed == [] and again.status == 0
+
+
+def test_server_files_outside_system_dirs_are_never_consulted(
+    start_daemon: StartDaemon, project: Path
+) -> None:
+    """An SDIG for /etc/passwd with its true digest is still asked for: no oracle."""
+    daemon = start_daemon(INSECURE)
+    passwd = Path("/etc/passwd").read_bytes()
+    entries = [
+        NEntry("F", str(project / "a.c"), b"int a;\n"),
+        NEntry("S", "/etc/passwd", passwd),
+    ]
+    reply = native_compile(daemon, str(project), ["gcc", "-c", "a.c"], entries)
+    assert digest_of(passwd) in reply.needed
+
+
+def test_output_leaving_the_root_gets_errr(start_daemon: StartDaemon, project: Path) -> None:
+    daemon = start_daemon(INSECURE)
+    entries = [
+        NEntry("F", str(project / "a.c"), b"int a;\n"),
+        NEntry("L", "/out", target="../" * 30 + "tmp"),
+    ]
+    reply = native_compile(daemon, str(project), ["gcc", "-c", "a.c", "-o", "/out/a.o"], entries)
+    assert reply.error and "leaves the root" in reply.error
+    reply = native_compile(
+        daemon, str(project), ["gcc", "-c", "a.c", "-o", "/out/a.o"], entries[:1]
+    )
+    assert reply.status == 0  # /out is then an ordinary directory inside the root
+    assert not Path("/out").exists()

@@ -55,6 +55,7 @@ def project(tmp_path: Path) -> Path:
         ["-g", "-O2", "-gdwarf-4", "-MMD", "-MP"],
         ["-g3", "-O2", "-Wp,-MD,deps.d"],
         ["-g", "-O2", "-MD", "-ffile-prefix-map=PROJ=/proj"],
+        ["clang", "-g", "-O2", "-MD", "-MP"],
     ],
 )
 def test_stock_pump_client_objects_equal_local(
@@ -67,8 +68,11 @@ def test_stock_pump_client_objects_equal_local(
 ) -> None:
     daemon = start_daemon(INSECURE)
     flags = [f.replace("PROJ", str(project.parent)) for f in flags]
+    compiler = flags.pop(0) if flags[0] == "clang" else "gcc"
+    if shutil.which(compiler) is None:
+        pytest.skip(f"{compiler} not installed")
     inc = f"-I{project.parent / 'inc'}"
-    argv = ["gcc", *flags, inc, "-c", "hello.c", "-o", "hello.o"]
+    argv = [compiler, *flags, inc, "-c", "hello.c", "-o", "hello.o"]
     with include_server(tool_bin, tmp_path, clean_env) as sock:
         env = dict(clean_env)
         env["DISTCC_HOSTS"] = f"127.0.0.1:{daemon.port},cpp,lzo"

@@ -1,7 +1,8 @@
-"""Pump mode end to end: ``pump``, our include server, our client, a protocol 3 daemon.
+"""Pump mode end to end: ``pump``, our include server, our client, a pump-mode daemon.
 
-Until our daemon speaks protocol 3, the remote side is Debian's stock distccd with
-``,cpp,lzo`` (which is also the interop case of issue 4: our client with stock daemons).
+The remote side is Debian's stock distccd with ``,cpp,lzo`` (the interop case of issue 4:
+our client with stock daemons), or our own daemon, in protocol 3 (``,cpp,lzo``) and in the
+native protocol (``,native``); with ours, ``.d`` files are byte-identical too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from tests.integration.conftest import client_env
 from tests.integration.daemons import STOCK_DISTCCD, Daemon
 
-pytestmark = pytest.mark.skipif(
+needs_stock = pytest.mark.skipif(
     not os.path.exists(STOCK_DISTCCD), reason="Debian's distccd is not installed"
 )
 
@@ -29,6 +30,7 @@ def pump_env(clean_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, st
     subprocess.run(["pkill", "-f", f"include.server.*{env['TMPDIR']}"], check=False)
 
 
+@needs_stock
 def test_pump_build_with_stock_daemon(
     tool_bin: Path, stock_daemon: Daemon, hello: Path, pump_env: dict[str, str]
 ) -> None:
@@ -56,6 +58,35 @@ def words(dotd: str) -> list[str]:
     return dotd.replace("\\\n", " ").split()
 
 
+@pytest.mark.parametrize("opts", [",cpp,lzo", ",native"], ids=["protocol3", "native"])
+def test_pump_build_with_our_daemon(
+    tool_bin: Path, our_daemon: Daemon, hello: Path, pump_env: dict[str, str], opts: str
+) -> None:
+    env = client_env(pump_env, our_daemon.hostspec + opts)
+    distcc = str(tool_bin / "distcc")
+    first = f"{distcc} gcc -g -O2 -c hello.c -o hello.o"
+    second = f"{distcc} gcc -g -O2 -c {hello}/hello.c -o {hello}/deps.o -MD -MP"
+    r = subprocess.run(
+        [str(tool_bin / "pump"), "sh", "-c", f"{first} && {second}"],
+        cwd=hello,
+        env=env,
+        capture_output=True,
+    )
+    assert r.returncode == 0, r.stderr.decode()
+    summary = r.stderr.decode()
+    assert "2 distcc job(s): 2 remote (pump mode), 0 remote (plain mode), 0 local" in summary
+    assert our_daemon.compile_ok(2) == 2
+    remote = {n: (hello / n).read_bytes() for n in ("hello.o", "deps.o", "deps.d")}
+    subprocess.run(["gcc", "-g", "-O2", "-c", "hello.c", "-o", "hello.o"], cwd=hello, check=True)
+    subprocess.run(
+        ["gcc", "-g", "-O2", "-c", f"{hello}/hello.c", "-o", f"{hello}/deps.o", "-MD", "-MP"],
+        cwd=hello,
+        check=True,
+    )
+    assert remote == {n: (hello / n).read_bytes() for n in remote}
+
+
+@needs_stock
 def test_include_server_missing_falls_back_to_plain_and_is_counted(
     tool_bin: Path, stock_daemon: Daemon, hello: Path, pump_env: dict[str, str]
 ) -> None:
