@@ -155,6 +155,7 @@ class BuildResult:
     remote_pump: int
     fallbacks: int
     identical: int | None
+    load1: float = 0.0  # load average when the build started
     summary: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -299,6 +300,8 @@ def run_variant(
             ok0 = [d.log.read_text(errors="replace") if d.log.exists() else "" for d in daemons]
             dcpu0 = sum(tree_cpu(d.proc.pid) for d in daemons)
             is0 = proc_cpu(is_pid) if is_pid else 0.0
+            with open("/proc/loadavg") as f:
+                load1 = float(f.read().split()[0])
             c0 = children_cpu()
             b0 = busy_cpu()
             t0 = time.perf_counter()
@@ -338,6 +341,7 @@ def run_variant(
                 identical=None
                 if local is None
                 else sum(1 for k, h in digests.items() if local.get(k) == h),
+                load1=load1,
             )
             if p.returncode != 0:
                 res.notes.append("build failed: " + err[-2000:])
@@ -386,7 +390,7 @@ def run_variant(
 HEADER = (
     f"{'variant':8s} {'rnd':>3s} {'b':>1s} {'rc':>3s} {'wall_s':>7s} {'cpu_s':>6s} "
     f"{'(IS)':>5s} {'dmn_s':>6s} {'TUs':>4s} {'pump':>4s} {'fallb':>5s} {'MB_sent':>8s} "
-    f"{'KB/TU':>7s} {'ident':>5s} {'foreign':>7s}"
+    f"{'KB/TU':>7s} {'ident':>5s} {'foreign':>7s} {'load1':>5s}"
 )
 
 
@@ -396,7 +400,7 @@ def fmt_row(r: BuildResult) -> str:
         f"{r.variant:8s} {r.round:3d} {r.build:1d} {r.rc:3d} {r.wall_s:7.2f} {r.cpu_s:6.2f} "
         f"{r.is_cpu_s:5.2f} {r.daemons_cpu_s:6.2f} {r.tus:4d} {r.remote_pump:4d} "
         f"{r.fallbacks:5d} {r.bytes_up / 1e6:8.2f} {r.bytes_per_tu / 1e3:7.1f} {ident:>5s} "
-        f"{r.foreign_cpu_s:7.2f}"
+        f"{r.foreign_cpu_s:7.2f} {r.load1:5.1f}"
     )
 
 
