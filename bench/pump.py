@@ -62,6 +62,10 @@ from benchlib import (
 
 STOCK_PUMP_DIR = Path("/tmp/distcc-pump-fixed")
 WORK = Path("/var/tmp/distcc-py-pumpbench")  # not /tmp: its file events cost watchers CPU
+# Daemons, relays' logs, client temp dirs: NOT under WORK.  Our include server watches the
+# tree's parent (WORK) recursively, and job directories created there by the daemons (a
+# mirror root per job) cost it 2-3 s of CPU per redis build; real daemons run elsewhere.
+RUNS = Path("/var/tmp/distcc-py-pumpbench-runs")
 MAKE_ARGS = {"redis": ["MALLOC=libc", "BUILD_TLS=no"], "lua5.4": ["linux"]}
 CLEAN = {"redis": "distclean", "lua5.4": "clean"}
 VARIANTS = ("stock", "native", "p3")
@@ -479,7 +483,7 @@ def main() -> int:
     results: list[BuildResult] = []
     for rnd in range(1, args.rounds + 1):
         for name in variants:
-            v = Variant(name, ours, stock_pump, WORK / "runs")
+            v = Variant(name, ours, stock_pump, RUNS)
             results += run_variant(v, rnd, pristine, args.project, args.jobs, local)
     for r in results:
         if r.summary:
