@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from client.config import Config
     from client.hosts import Host
     from client.proc import TempFiles
-    from client.remote import RemoteFailure
     from client.slots import FileSlots, _Held
     from client.transport import Connection
     from common.compiler.job import CompileJob
@@ -61,6 +60,13 @@ class Fallback:
     PUMP_NOT_COVERED = "pump-not-covered"  # the include server could not help
     PUMP_STALE_FILE = "pump-stale-file"  # a header changed after the include server read it
     # Plus every LocalReason of the command-line model (not-compile, preprocess-only...).
+
+
+class RemoteFailure(Exception):
+    """The host failed (transport, protocol, refusal): back it off, try another.
+
+    Defined here, not in ``client.remote``, so that catching it does not import the
+    network modules before cpp has been started."""
 
 
 class Outcome:
@@ -147,8 +153,6 @@ class Compiler:
                     cpp.discard()
                     return self._run_in_localhost_slot(job)
                 tried.add(host.spec)
-                from client import remote  # in the shadow of cpp or of the include server
-
                 try:
                     if host.cpp_on_server and self._pump_possible(job):
                         reply = self._pump_attempt(job, host)
@@ -166,11 +170,15 @@ class Compiler:
                             return code
                         conn: Connection = code
                     else:
+                        from client import remote
+
                         conn = remote.open_request(
                             job, host, self.cfg, min(host.protocol, 2), self.env
                         )
+                    from client import remote  # already imported in the shadow of cpp
+
                     reply = remote.exchange(conn, min(host.protocol, 2), cpp.data(), self.outcome)
-                except remote.RemoteFailure as exc:
+                except RemoteFailure as exc:
                     log.warning(f"failed to distribute {job.source} to {host.spec}: {exc}")
                     self.slots.backoff(host)
                     self.slots.release_remote()
@@ -197,21 +205,21 @@ class Compiler:
         Returns the open connection, or the exit code of the local compile that replaced
         the job because cpp failed (the user's error: no host is blamed).
         """
-        from client import remote
-
         cpp.start()
+        from client import remote  # the network modules load while cpp runs
+
         conn: Connection | RemoteFailure
         try:
             conn = remote.open_request(job, host, self.cfg, min(host.protocol, 2), self.env)
-        except remote.RemoteFailure as exc:
+        except RemoteFailure as exc:
             conn = exc
         if not cpp.finish():
-            if not isinstance(conn, remote.RemoteFailure):
+            if not isinstance(conn, RemoteFailure):
                 conn.close()
             self.slots.release_remote()
             cpp.discard()
             return self.run_local(job.argv, Fallback.CPP_FAILED)
-        if isinstance(conn, remote.RemoteFailure):
+        if isinstance(conn, RemoteFailure):
             raise conn
         return conn
 
@@ -333,9 +341,9 @@ class Compiler:
             log.warning(f"{exc}; preprocessing locally")
             return None
         except native.NativeRefused as exc:
-            raise remote.RemoteFailure(f"refused: {exc}") from None
+            raise RemoteFailure(f"refused: {exc}") from None
         except (TransportError, ProtocolError, OSError) as exc:
-            raise remote.RemoteFailure(str(exc) or type(exc).__name__) from None
+            raise RemoteFailure(str(exc) or type(exc).__name__) from None
         finally:
             conn.close()
         self.outcome.mode = "pump"

@@ -10,6 +10,7 @@ Both raise ``RemoteFailure`` for anything that is the host's fault (transport, p
 
 from __future__ import annotations
 
+from client.compile import RemoteFailure
 from client.hosts import Mode
 from client.transport import Connection, PipeConnection, TcpConnection, TransportError
 from common.compiler.rewrite import plain_server_argv
@@ -32,10 +33,6 @@ if TYPE_CHECKING:
     from common.compiler.job import CompileJob
 
 __all__ = ["Connection", "RemoteFailure", "connect", "exchange", "open_request", "send_whole"]
-
-
-class RemoteFailure(Exception):
-    """The host failed (transport, protocol, refusal): back it off, try another."""
 
 
 def ssh_argv(host: Host, cfg: Config) -> list[str]:

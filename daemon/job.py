@@ -246,7 +246,10 @@ def _serve_pump(
             )
         except BadName as exc:
             raise _Abort(Result.REJ_BAD_REQ, ExitCode.PROTOCOL_ERROR, f"refused: {exc}") from None
-        done = run_pump_compile(conn, ctx, request, space)
+        if request.job.dwo is not None:
+            done = pumpjob.split_dwarf_refusal()
+        else:
+            done = run_pump_compile(conn, ctx, request, space)
         conn.send(pumpjob.v3_reply(version, done))
         _record(outcome, done.status, done.ended)
     finally:

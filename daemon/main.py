@@ -21,16 +21,17 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from common.compress import lzo_compress, lzo_decompress
 from common.exitcodes import ExitCode
-from daemon import logs
+from daemon import logs, runner
 from daemon.access import AccessError, AccessList
 from daemon.allowlist import CompilerPolicy
 from daemon.job import JobContext, serve
 from daemon.options import Config, OptionError, parse, usage_text, version_text
 from daemon.privileges import PrivilegeError, discard_root
+from daemon.sandbox import DEFAULT_BINDS, Sandbox
 from daemon.server import Server, bind_listener, detach, remove_pid_file, write_pid_file
 from daemon.stats import Stats
 from daemon.store import DEFAULT_MAX_BYTES
@@ -199,8 +200,10 @@ def _serve(config: Config) -> int:
     except OSError as exc:
         raise _Exit(ExitCode.IO_ERROR, f"failed to chdir to {tmp_dir}: {exc.strerror}") from None
 
+    registry = runner.ProcessRegistry(wrap=_sandbox(config, tmp_dir, env))
     ctx = JobContext(
         policy=policy,
+        registry=registry,
         stats=Stats(config.jobs),
         slots=threading.BoundedSemaphore(config.jobs),
         tmp_dir=tmp_dir,
@@ -260,6 +263,31 @@ def _serve(config: Config) -> int:
         if pid_file:
             remove_pid_file(pid_file, os.getpid())
     return 0
+
+
+def _sandbox(
+    config: Config, tmp_dir: str, env: dict[str, str]
+) -> Callable[[list[str], str], list[str]] | None:
+    """The compiler wrapper for ``--sandbox``, checked once here (after root is gone).
+
+    Without namespace support: exit 100 with the reason, or, with ``--sandbox-optional``,
+    a warning and no sandbox.
+    """
+    if not config.sandbox:
+        return None
+    sandbox = Sandbox(
+        tmp_dir,
+        DEFAULT_BINDS + config.sandbox_bind,
+        env.get("DISTCCD_UNSHARE", "unshare"),
+    )
+    problem = sandbox.probe()
+    if problem is None:
+        log.info("sandbox: compilers run in namespaces, binds %s", " ".join(sandbox.binds))
+        return sandbox.wrap
+    if config.sandbox_optional:
+        log.warning("--sandbox: %s; running compilers UNSANDBOXED (--sandbox-optional)", problem)
+        return None
+    raise _Exit(ExitCode.DISTCC_FAILED, f"--sandbox: {problem} (--sandbox-optional to run anyway)")
 
 
 def _serve_inetd(ctx: JobContext, acl: AccessList | None, io_timeout: float) -> int:

@@ -73,6 +73,9 @@ class Config:
     daemon: bool = False
     lifetime: float = 0.0  # seconds, 0 = forever
     enable_tcp_insecure: bool = False
+    sandbox: bool = False  # run compilers in namespaces (daemon/sandbox.py)
+    sandbox_optional: bool = False  # without namespace support, run unsandboxed
+    sandbox_bind: tuple[str, ...] = ()  # more read-only toolchain directories
     wizard: bool = False
     warnings: tuple[str, ...] = ()  # non-fatal complaints found while parsing
 
@@ -96,6 +99,12 @@ def _text(name: str, text: str) -> str:
     if not text:
         raise OptionError(f"{name}: empty argument")
     return text
+
+
+def _absolute(name: str, text: str) -> str:
+    if not text.startswith("/"):
+        raise OptionError(f"{name}: not an absolute path: {text!r}")
+    return text.rstrip("/") or "/"
 
 
 @dataclass(frozen=True)
@@ -156,6 +165,22 @@ OPTIONS: tuple[Option, ...] = (
     Option("no-fork", None, "no_fork", "serve one connection at a time, in the main thread"),
     Option("pid-file", "P", "pid_file", "save daemon process id to file", _text, "FILE"),
     Option("port", "p", "port", "TCP port to listen on", _port, "PORT"),
+    Option("sandbox", None, "sandbox", "run compilers in a private root, without network"),
+    Option(
+        "sandbox-bind",
+        None,
+        "sandbox_bind",
+        "also show this server directory (read-only) to sandboxed compilers",
+        _absolute,
+        "DIR",
+        True,
+    ),
+    Option(
+        "sandbox-optional",
+        None,
+        "sandbox_optional",
+        "with --sandbox: run unsandboxed if the kernel cannot",
+    ),
     Option("stats", None, "stats", "enable statistics reporting via HTTP server"),
     Option("stats-port", None, "stats_port", "TCP port for statistics requests", _port, "PORT"),
     Option("user", None, "user", "if run by root, change to this persona", _text, "USER"),

@@ -17,7 +17,9 @@ native protocol (daemon/native.py: files by digest).  The order of a job:
    still left the job *fails* (status 100<<8 and a message: the client compiles locally
    and counts it) rather than ship an object naming server paths;
 6. the ``.d`` is rewritten to client paths and re-wrapped (daemon/dotd.py); the root is
-   also removed from the compiler's stderr;
+   also removed from the compiler's stderr; (protocol 3 cannot carry a ``.dwo``, so a
+   ``-gsplit-dwarf`` job fails there with a message and the client compiles it locally;
+   the native protocol returns it);
 7. the job directory is removed whatever happened (unless DISTCC_SAVE_TEMPS=1).
 
 Vocabulary: *root* is the mirror root; *cwd* the client's working directory; *client path*
@@ -40,6 +42,7 @@ from common.exitcodes import ExitCode
 from common.protocol import FILE, LINK, NAME, NFIL, ProtocolError, Reader, Reply, reply_packets
 from daemon import dotd, runner
 from daemon.allowlist import Refusal
+from daemon.command import server_refusal
 from daemon.mirror import MirrorRoot
 from daemon.names import BadName, normal
 from daemon.reroot import mirror_argv
@@ -105,11 +108,9 @@ def check_request(
         raise JobRefused(Result.REJ_BAD_REQ, ExitCode.PROTOCOL_ERROR, str(exc)) from None
     if not argv or not argv[0] or argv[0].startswith("-"):
         raise JobRefused(Result.OTHER, ExitCode.BAD_ARGUMENTS, "no compiler name")
-    for word in argv[1:]:
-        if word.startswith("@"):
-            raise JobRefused(
-                Result.OTHER, ExitCode.BAD_ARGUMENTS, f"{word}: response files are not read"
-            )
+    why = server_refusal(argv, plain=False)  # the daemon's own list, as in plain mode
+    if why:
+        raise JobRefused(Result.OTHER, ExitCode.BAD_ARGUMENTS, f"refused {argv[0]}: {why}")
     job = classify(argv, {}, _no_files)
     if isinstance(job, RunLocally):
         raise JobRefused(
@@ -227,6 +228,21 @@ def compile_in_root(
         text = dep.decode("utf-8", "surrogateescape")
         dep = dotd.rewrite(text, root, request.facts.clang).encode("utf-8", "surrogateescape")
     return Compiled(0, ran.ended, ran.stdout, stderr, obj, dep, dwo)
+
+
+SPLIT_DWARF_MESSAGE = (
+    b"distccd: -gsplit-dwarf writes a .dwo file that protocol 3 cannot return;"
+    b" compile locally (or use a ,native host)\n"
+)
+
+
+def split_dwarf_refusal() -> Compiled:
+    """Protocol 3 has no packet for the ``.dwo``: rather than return an object whose
+    split debug info is lost, fail the job so that the client compiles it locally."""
+    log.info("%s", SPLIT_DWARF_MESSAGE.decode().strip())
+    return Compiled(
+        ExitCode.DISTCC_FAILED << 8, runner.Ended.EXITED, b"", SPLIT_DWARF_MESSAGE, b"", b"", b""
+    )
 
 
 def _make_room(path: str) -> None:

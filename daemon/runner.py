@@ -15,7 +15,10 @@ comes first decides:
   the client's SERR) and the status is 110<<8 (``Ended.MISSING``).
 
 ``ProcessRegistry`` holds the process groups of running compilers so that a daemon
-shutting down can kill them all.  Nothing here reads or writes the protocol.
+shutting down can kill them all, and how the daemon starts compilers: its ``wrap``
+(``distccd --sandbox``: daemon/sandbox.py) turns ``(argv, cwd)`` into the argv actually
+started.  It rides on the registry because every job already passes that in.  Nothing
+here reads or writes the protocol.
 """
 
 from __future__ import annotations
@@ -63,11 +66,13 @@ class Run:
 
 
 class ProcessRegistry:
-    """Process groups of running compilers, so that shutdown can kill them."""
+    """Process groups of running compilers, so that shutdown can kill them; ``wrap`` (if
+    any) rewrites every compiler's argv given its working directory (the sandbox)."""
 
-    def __init__(self) -> None:
+    def __init__(self, wrap: Callable[[list[str], str], list[str]] | None = None) -> None:
         self._lock = threading.Lock()
         self._pids: set[int] = set()
+        self.wrap = wrap
 
     def add(self, pid: int) -> None:
         with self._lock:
@@ -109,6 +114,8 @@ def run(
     out_fd = os.memfd_create("distccd-stdout", os.MFD_CLOEXEC)
     err_fd = os.memfd_create("distccd-stderr", os.MFD_CLOEXEC)
     stdin_r, stdin_w = os.pipe() if feed is not None else (None, None)
+    if registry.wrap is not None:
+        argv = registry.wrap(argv, cwd)
     try:
         pid = _start(argv, env, cwd, out_fd, err_fd, stdin_r)
         if stdin_r is not None:

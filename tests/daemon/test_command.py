@@ -90,3 +90,29 @@ def test_refused(argv: list[str]) -> None:
 def test_dependency_flags_are_fine() -> None:
     command = _prepared(["gcc", "-MD", "-MF", "x.d", "-MT", "x.o", "-c", "a.c", "-o", "a.o"])
     assert command.source == "a.c"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["-B/x/"],
+        ["-B", "/x/"],
+        ["--gcc-toolchain=/x"],
+        ["-time=/x/t"],
+        ["-fopt-info-all=/x/o"],
+        ["-fcrash-diagnostics-dir=/x"],
+        ["-Wa,@/etc/passwd"],
+        ["-Xclang", "-dependency-file", "-Xclang", "/x/d"],
+        ["-Xclang", "@/etc/passwd"],
+        ["-mllvm", "-info-output-file=/x/i"],
+        ["-MD", "-MF", "/x/d"],
+        ["-MD", "-MF../d"],
+    ],
+)
+def test_server_refusals(extra: list[str]) -> None:
+    assert isinstance(prepare(["gcc", "-c", "a.c", *extra]), Refused)
+
+
+def test_harmless_neighbours_are_kept() -> None:
+    for extra in (["-MD", "-MF", "a.d"], ["-fopt-info"], ["-Xclang", "-fno-pch-timestamp"]):
+        _prepared(["gcc", "-c", "a.c", *extra])

@@ -56,6 +56,7 @@ def project(tmp_path: Path) -> Path:
         ["-g3", "-O2", "-Wp,-MD,deps.d"],
         ["-g", "-O2", "-MD", "-ffile-prefix-map=PROJ=/proj"],
         ["clang", "-g", "-O2", "-MD", "-MP"],
+        ["-g", "-O2", "-MD", "-I../inc"],
     ],
 )
 def test_stock_pump_client_objects_equal_local(
@@ -71,8 +72,8 @@ def test_stock_pump_client_objects_equal_local(
     compiler = flags.pop(0) if flags[0] == "clang" else "gcc"
     if shutil.which(compiler) is None:
         pytest.skip(f"{compiler} not installed")
-    inc = f"-I{project.parent / 'inc'}"
-    argv = [compiler, *flags, inc, "-c", "hello.c", "-o", "hello.o"]
+    inc = [] if "-I../inc" in flags else [f"-I{project.parent / 'inc'}"]
+    argv = [compiler, *flags, *inc, "-c", "hello.c", "-o", "hello.o"]
     with include_server(tool_bin, tmp_path, clean_env) as sock:
         env = dict(clean_env)
         env["DISTCC_HOSTS"] = f"127.0.0.1:{daemon.port},cpp,lzo"
@@ -212,4 +213,43 @@ def test_clang_in_the_mirror_root(start_daemon: StartDaemon, project: Path) -> N
     subprocess.run(argv, cwd=project, check=True)
     assert reply.obj == (project / "h.o").read_bytes()
     assert reply.dotd == (project / "h.d").read_bytes()
+    daemon.wait_idle()
+
+
+def test_dwarf4_absolute_source_is_the_documented_exception(
+    start_daemon: StartDaemon, project: Path
+) -> None:
+    """gcc <= DWARF 4 names an absolute source twice in the line table when a prefix map
+    applies (reference/objrewrite.md §5): the object is not byte-identical, but names no
+    server path and its .debug_info equals the local one."""
+    daemon = start_daemon(INSECURE)
+    base = project.parent
+    entries = tree_entries(base, ["src/hello.c", "src/hello.h", "inc/inc.h"])
+    argv = ["gcc", "-O2", "-gdwarf-4", f"-I{base}/inc", "-c", f"{project}/hello.c", "-o", "h.o"]
+    reply = compile_v3(daemon, str(project), argv, entries)
+    assert reply.status == 0, reply.stderr
+    assert str(daemon.tmp_dir).encode() not in reply.obj
+    subprocess.run(argv, cwd=project, check=True)
+    (project / "remote.o").write_bytes(reply.obj)
+
+    def info(name: str) -> str:
+        dump = subprocess.run(
+            ["llvm-dwarfdump", "--debug-info", name], cwd=project, capture_output=True, text=True
+        ).stdout
+        return dump.split("\n", 1)[1]
+
+    if shutil.which("llvm-dwarfdump") is None:
+        pytest.skip("llvm-dwarfdump not installed")
+    assert info("remote.o") == info("h.o")
+
+
+def test_split_dwarf_fails_over_protocol_3(start_daemon: StartDaemon, project: Path) -> None:
+    """No packet carries the .dwo in protocol 3: the job fails so the client builds locally."""
+    daemon = start_daemon(INSECURE)
+    entries = tree_entries(project, ["hello.c", "hello.h"])
+    argv = ["gcc", "-g", "-gsplit-dwarf", f"-I{project.parent}/inc", "-c", "hello.c"]
+    entries += tree_entries(project.parent, ["inc/inc.h"])
+    reply = compile_v3(daemon, str(project), argv, entries)
+    assert reply.status == 100 << 8
+    assert b"-gsplit-dwarf" in reply.stderr and reply.obj == b""
     daemon.wait_idle()

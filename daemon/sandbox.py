@@ -1,0 +1,168 @@
+"""``distccd --sandbox``: run each compiler in a private root holding only the toolchain and
+its own job directory, with no network.
+
+How: the compiler's argv is prefixed (``Sandbox.wrap``) so that it starts as
+
+    unshare --user --map-root-user --mount --net  /bin/sh -c SCRIPT ...  -- COMPILER ARGS
+
+``SCRIPT`` runs inside fresh user, mount and network namespaces (util-linux ``unshare``;
+unprivileged user namespaces must be allowed, as they are on current Debian/Ubuntu
+kernels, and no setuid helper is involved).  It mounts a tmpfs on ``<TMPDIR>/distccd-
+sandbox`` (each namespace gets its own, so jobs never see each other's), bind-mounts the
+toolchain directories into it *read-only* at their own paths (``/usr`` and the ``/lib*``
+links by default, ``--sandbox-bind DIR`` for more, and the directory of an absolute
+compiler), bind-mounts the job directory read-write at its own path, a ``/dev/null``
+and a private ``/tmp``; then ``chroot``s into it and drops every capability
+(``setpriv --bounding-set=-all --no-new-privs``) before ``exec``ing the compiler in the
+job's working directory.  Every step ``exec``s the next, so the compiler keeps the pid
+the daemon started, its process group, its exit status and its death signal.
+
+What the compiler then sees: the toolchain, and the job's directory at the same path as
+without the sandbox (so objects are byte-identical to unsandboxed ones: mirror-root paths
+and ``-ffile-prefix-map`` work unchanged).  It cannot read a header the client did not
+ship (``#include "../../../etc/x"`` climbing out of the mirror root, ``.incbin
+"/etc/shadow"``), cannot write outside its job, cannot open a socket to anything (the
+network namespace has only a down loopback), and cannot ``chroot`` back out (no
+capabilities).
+
+Invariants: ``wrap`` is pure (it only builds an argv); the job directory is the first
+component of the compiler's working directory below ``tmp_dir`` (true of both the plain
+and the pump job layouts), and a working directory outside ``tmp_dir`` is refused.
+``probe`` is the one place that runs anything: the daemon calls it once at start, after
+dropping root, and refuses to start with ``--sandbox`` when it fails, unless
+``--sandbox-optional`` says to run unsandboxed (with a warning).
+
+Vocabulary: *toolchain binds* are the read-only directories; the *mount point* is the
+empty directory each namespace mounts its private root on.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+DEFAULT_BINDS = (
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/etc/ld.so.cache",
+    "/etc/alternatives",
+)
+MOUNT_POINT_NAME = "distccd-sandbox"
+PROBE_TIMEOUT = 30.0
+
+# $1 mount point, $2 job directory, $3 working directory, then binds up to "--", then the
+# command.  A bind that is a symbolic link (/lib -> usr/lib on merged-/usr systems) is
+# recreated as that link; one that does not exist is skipped.
+SCRIPT = """set -e
+R=$1; J=$2; W=$3; shift 3
+mount -t tmpfs -o mode=0755 distccd-sandbox "$R"
+while [ "$1" != "--" ]; do
+  if [ -L "$1" ]; then mkdir -p "$R${1%/*}"; ln -s "$(readlink "$1")" "$R$1"
+  elif [ -d "$1" ]; then mkdir -p "$R$1"; mount --rbind -o ro "$1" "$R$1"
+  elif [ -e "$1" ]; then mkdir -p "$R${1%/*}"; : > "$R$1"; mount --bind -o ro "$1" "$R$1"
+  fi
+  shift
+done
+shift
+mkdir -p "$R$J" "$R/dev" "$R/tmp"
+mount --bind "$J" "$R$J"
+: > "$R/dev/null"
+mount --bind /dev/null "$R/dev/null"
+exec chroot "$R" setpriv --no-new-privs --bounding-set=-all --inh-caps=-all -- \\
+  env --chdir="$W" TMPDIR=/tmp "$@"
+"""
+
+
+class SandboxError(Exception):
+    """The sandbox cannot be used (at start) or a job does not fit it."""
+
+
+def _covered(path: str, binds: Sequence[str]) -> bool:
+    return any(path == b or path.startswith(b.rstrip("/") + "/") for b in binds)
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    tmp_dir: str
+    binds: tuple[str, ...] = DEFAULT_BINDS
+    unshare: str = "unshare"
+
+    @property
+    def mount_point(self) -> str:
+        return os.path.join(self.tmp_dir, MOUNT_POINT_NAME)
+
+    def job_dir(self, cwd: str) -> str:
+        """The job directory holding ``cwd``: its first component below ``tmp_dir``."""
+        top = self.tmp_dir.rstrip("/") + "/"
+        if not cwd.startswith(top):
+            raise SandboxError(f"{cwd} is not inside {self.tmp_dir}")
+        first = cwd[len(top) :].split("/", 1)[0]
+        if not first or first in (".", "..", MOUNT_POINT_NAME):
+            raise SandboxError(f"{cwd}: no job directory")
+        return top + first
+
+    def wrap(self, argv: list[str], cwd: str) -> list[str]:
+        """``argv`` to run in the sandbox, in ``cwd`` (which must be in a job directory)."""
+        binds = list(self.binds)
+        program = argv[0]
+        if program.startswith("/"):
+            where = os.path.dirname(program)
+            if not _covered(where, binds):
+                binds.append(where)
+        return [
+            self.unshare,
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "--net",
+            "/bin/sh",
+            "-c",
+            SCRIPT,
+            "distccd-sandbox",
+            self.mount_point,
+            self.job_dir(cwd),
+            cwd,
+            *binds,
+            "--",
+            *argv,
+        ]
+
+    def prepare(self) -> None:
+        """Create the (empty) mount point.  Raises ``OSError``."""
+        os.makedirs(self.mount_point, mode=0o755, exist_ok=True)
+
+    def probe(self) -> str | None:
+        """Run ``true`` in the sandbox once; None if it works, else why not."""
+        try:
+            self.prepare()
+            job = tempfile.mkdtemp(prefix="distccd_probe", dir=self.tmp_dir)
+        except OSError as exc:
+            return f"cannot prepare {self.mount_point}: {exc.strerror}"
+        try:
+            done = subprocess.run(
+                self.wrap(["true"], job),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=PROBE_TIMEOUT,
+                cwd=job,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"cannot run {self.unshare}: {exc}"
+        finally:
+            shutil.rmtree(job, ignore_errors=True)
+        if done.returncode != 0:
+            why = done.stderr.decode(errors="replace").strip().splitlines()
+            return (
+                "the kernel does not allow user and mount namespaces here"
+                f" ({why[-1] if why else f'exit {done.returncode}'})"
+            )
+        return None
