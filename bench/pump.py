@@ -69,6 +69,8 @@ RUNS = Path("/var/tmp/distcc-py-pumpbench-runs")
 MAKE_ARGS = {"redis": ["MALLOC=libc", "BUILD_TLS=no"], "lua5.4": ["linux"]}
 CLEAN = {"redis": "distclean", "lua5.4": "clean"}
 VARIANTS = ("stock", "native", "p3")
+# redis's release.h embeds the build time unless this is set: every build the same.
+SOURCE_DATE_EPOCH = "1700000000"
 # The stock client's warnings (as counted by ../shared/anchors/anchor-build.sh).
 STOCK_CPP_FALLBACK = re.compile(
     r"failed to get includes from include server|cannot use distcc_pump"
@@ -257,6 +259,7 @@ class Variant:
         env["TMPDIR"] = str(self.base / "tmp")
         env["DISTCC_DIR"] = str(self.base / "distcc-dir")
         env["DISTCC_LOG"] = str(self.base / "client.log")
+        env["SOURCE_DATE_EPOCH"] = SOURCE_DATE_EPOCH
         return env
 
 
@@ -452,6 +455,7 @@ def local_build(pristine: Path, project: str, jobs: int) -> dict[str, str]:
     t0 = time.perf_counter()
     subprocess.run(
         ["make", f"-j{jobs}", "-C", str(tree), *MAKE_ARGS[project], "CC=gcc"],
+        env=dict(os.environ, SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH),
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
