@@ -34,18 +34,29 @@ def compile_bytecode() -> None:
             compileall.compile_dir(str(REPO / pkg), quiet=1)
 
 
-def make_launchers(dest: Path) -> dict[str, str]:
-    """Launchers for this checkout, started like the installed ones (python -S)."""
+# Commands started without -S (they need site initialisation for third-party libraries);
+# they are not on the client's per-job path.
+SITE_COMMANDS = frozenset({"pump", "include-server"})
+
+
+def make_launchers(dest: Path, pump: bool = False) -> dict[str, str]:
+    """Launchers for this checkout, started like the installed ones (python -S).
+
+    With ``pump``, also ``pump`` and ``include-server`` (pump finds the latter beside
+    itself)."""
     compile_bytecode()
     dest.mkdir(parents=True, exist_ok=True)
     targets = {"distcc": "client.main:run", "distccd": "daemon.main:main"}
+    if pump:
+        targets |= {"pump": "pump.main:main", "include-server": "include_server.server:main"}
     out = {}
     for name, target in targets.items():
         module, func = target.split(":")
         path = dest / name
         site_dirs = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+        flag = "" if name in SITE_COMMANDS else " -S"
         path.write_text(
-            f"#!{sys.executable} -S\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
+            f"#!{sys.executable}{flag}\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
             f"sys.path.extend({site_dirs!r})\n"
             f"from {module} import {func}\nsys.exit({func}())\n"
         )
@@ -54,17 +65,17 @@ def make_launchers(dest: Path) -> dict[str, str]:
     return out
 
 
-def free_port() -> int:
+def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((address, 0))
         return int(s.getsockname()[1])
 
 
-def wait_port(port: int, timeout: float = 10) -> None:
+def wait_port(port: int, timeout: float = 10, address: str = "127.0.0.1") -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection((address, port), timeout=0.5):
                 return
         except OSError:
             if time.monotonic() > deadline:
@@ -73,8 +84,16 @@ def wait_port(port: int, timeout: float = 10) -> None:
 
 
 class Daemon:
-    def __init__(self, binary: str, jobs: int, workdir: Path) -> None:
-        self.port = free_port()
+    def __init__(
+        self,
+        binary: str,
+        jobs: int,
+        workdir: Path,
+        address: str = "127.0.0.1",
+        extra: tuple[str, ...] = (),
+    ) -> None:
+        self.address = address
+        self.port = free_port(address)
         self.tmp = workdir / f"d{self.port}"
         self.tmp.mkdir(parents=True)
         for d in (workdir, self.tmp):
@@ -88,7 +107,7 @@ class Daemon:
                 "--no-detach",
                 "--daemon",
                 "--listen",
-                "127.0.0.1",
+                address,
                 "--port",
                 str(self.port),
                 "--allow",
@@ -98,12 +117,13 @@ class Daemon:
                 "--log-file",
                 str(self.log),
                 "--enable-tcp-insecure",
+                *extra,
             ],
             env=env,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-        wait_port(self.port)
+        wait_port(self.port, address=address)
 
     def cpu_seconds(self) -> float:
         """CPU of the daemon and of every process it has reaped (its compilers)."""

@@ -138,7 +138,14 @@ class Compiler:
     def compile(self, job: CompileJob) -> int:
         host = self.slots.acquire_remote()
         if host is None:
-            return self.run_local(job.argv, self.slots.failure or Fallback.NO_HOSTS)
+            reason = self.slots.failure or Fallback.NO_HOSTS
+            if self.env.get("DISTCC_PUMP_STRICT") == "1":
+                # Every host backed off: distcc compiles locally even with
+                # DISTCC_FALLBACK=0, but ``pump --strict`` promises no fallback at all.
+                self.outcome.fallback = reason
+                log.error("no host available and fallbacks are disabled (pump --strict)")
+                return ExitCode.DISTCC_FAILED
+            return self.run_local(job.argv, reason)
         cpp = Preprocessed(self, job)
         tried: set[str] = set()
         try:
@@ -183,6 +190,7 @@ class Compiler:
                 return self._finish_remote(job, host, cpp, reply)
             cpp.discard()
             if not self.cfg.fallback:
+                self.outcome.fallback = Fallback.ALL_HOSTS_FAILED  # counted, not run
                 log.error("failed to distribute and fallbacks are disabled")
                 return ExitCode.DISTCC_FAILED
             log.warning("failed to distribute, running locally instead")
