@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from pump.main import code_stamp
 from tests.integration.daemons import Daemon, free_port
 
 NUNITS = 40
@@ -250,8 +251,8 @@ def test_include_server_killed_mid_build_goes_plain_and_is_counted(
     tree, local = project
     d1 = Daemon(str(tool_bin / "distccd"), workdir, address="127.0.0.1", jobs=2)
     d2 = Daemon(str(tool_bin / "distccd"), workdir, address="127.0.0.2", jobs=2)
-    # pump.main.state_dir(): $TMPDIR/distcc-py-pump-<uid>/pid
-    pid_file = Path(pump_env["TMPDIR"]) / f"distcc-py-pump-{os.getuid()}" / "pid"
+    # pump.main.state_dir(): $TMPDIR/distcc-py-pump-<uid>-<code stamp>/pid
+    pid_file = Path(pump_env["TMPDIR"]) / f"distcc-py-pump-{os.getuid()}-{code_stamp()}" / "pid"
     try:
         env = dict(pump_env)
         env["DISTCC_HOSTS"] = f"{d1.hostspec}/4,cpp,lzo {d2.hostspec}/4,cpp,lzo"
