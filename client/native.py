@@ -31,6 +31,7 @@ from common.protocol import (
     ERRR,
     FDIG,
     LINK,
+    LIST,
     MDIR,
     NAME,
     NATIVE_VERSION,
@@ -145,9 +146,9 @@ def ask_closure(socket_path: str, cwd: str, argv: tuple[str, ...]) -> list[Entry
         raise NotCovered(str(exc)) from None
 
 
-def request_head(cwd: str, argv: list[str], entries: list[Entry]) -> bytes:
-    out = [header(DIST, NATIVE_VERSION), string_packet(CDIR, cwd), argv_packets(argv)]
-    out.append(header(NFIL, len(entries)))
+def entry_section(entries: list[Entry]) -> bytes:
+    """The ``NFIL`` section: the count, then ``NAME`` + ``FDIG``/``SDIG``/``LINK``/``MDIR``."""
+    out = [header(NFIL, len(entries))]
     for e in entries:
         out.append(string_packet(NAME, e.path))
         if e.kind == "F":
@@ -159,6 +160,19 @@ def request_head(cwd: str, argv: list[str], entries: list[Entry]) -> bytes:
         else:
             out.append(header(MDIR, 0))
     return b"".join(out)
+
+
+def request_head(cwd: str, argv: list[str], entries: list[Entry]) -> bytes:
+    """The request with its entries inline (``NFIL``...)."""
+    head = header(DIST, NATIVE_VERSION) + string_packet(CDIR, cwd) + argv_packets(argv)
+    return head + entry_section(entries)
+
+
+def request_head_by_list(cwd: str, argv: list[str], section: bytes) -> bytes:
+    """The request naming its ``NFIL`` section by digest (``LIST``): an unchanged closure
+    costs one line once the daemon has seen it (docs/protocol.md)."""
+    head = header(DIST, NATIVE_VERSION) + string_packet(CDIR, cwd) + argv_packets(argv)
+    return head + string_packet(LIST, f"{digest_of(section)}:{len(section)}")
 
 
 def digest_of(data: bytes) -> str:
@@ -204,10 +218,17 @@ def run(
     ProtocolError or the transport's errors; the caller closes ``conn``."""
     import lz4.frame
 
+    section = entry_section(entries)
     conn.cork(True)
-    conn.send(request_head(cwd, argv, entries))
+    conn.send(request_head_by_list(cwd, argv, section))
     conn.cork(False)
     reader = Reader(conn)  # type: ignore[arg-type]
+    if _read_token(reader, NEED):
+        # The daemon has not seen this closure yet: send the section itself, once.
+        if reader.read_string(DGST) != digest_of(section):
+            raise ProtocolError("daemon asked for a list digest we did not offer")
+        packed = lz4.frame.compress(section)
+        conn.send(header(BLOB, len(packed)) + packed)
     needed = _read_token(reader, NEED)
     by_digest = {e.digest: e for e in entries if e.kind in ("F", "S")}
     wanted = [reader.read_string(DGST) for _ in range(min(needed, len(by_digest) + 1))]

@@ -60,6 +60,7 @@ DGST = b"DGST"
 BLOB = b"BLOB"  # one missing file, as an LZ4 frame
 ERRR = b"ERRR"  # an explicit refusal, then close
 DDWO = b"DDWO"  # the -gsplit-dwarf .dwo
+LIST = b"LIST"  # the NFIL section by digest ("digest:size"), sent once per daemon
 
 # The include server's extension of distcc's include-server protocol: XINC + version
 # before CDIR; version 1 answers with XJSN (JSON), version 2 with ARGC/ARGV of compact

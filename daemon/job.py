@@ -266,7 +266,7 @@ def _serve_native(conn: Connection, ctx: JobContext, reader: Reader, outcome: Ou
         assert ctx.prober is not None
         request = pumpjob.check_request(cwd, argv, ctx.policy.check, ctx.prober)
         outcome.compiler, outcome.source = request.job.compiler, request.job.source
-        entries = native.read_entries(reader)
+        entries = native.read_request_entries(reader, ctx.content_store(), conn.send)
     except pumpjob.JobRefused as exc:
         _refuse(conn, str(exc))
         raise _Abort(exc.result, exc.ret, str(exc)) from None

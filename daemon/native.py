@@ -24,6 +24,8 @@ an LZ4 frame (0 = empty); refusals are ``ERRR <message>`` then close.
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from common.protocol import (
@@ -36,6 +38,7 @@ from common.protocol import (
     ERRR,
     FDIG,
     LINK,
+    LIST,
     MDIR,
     NAME,
     NATIVE_VERSION,
@@ -74,8 +77,45 @@ class Plan:
     system_mismatch: bool = False
 
 
-def read_entries(reader: Reader) -> list[Entry]:
-    count = reader.expect(NFIL)
+def read_request_entries(
+    reader: Reader, store: Store, send: Callable[[bytes], None]
+) -> list[Entry]:
+    """The file entries of a request: inline (``NFIL`` ...) or by digest (``LIST``).
+
+    ``LIST digest:size`` names the bytes of an ``NFIL`` section; the daemon answers
+    ``NEED 0`` if its store has them, else ``NEED 1`` + ``DGST`` and reads one ``BLOB``
+    (verified into the store like any file).  An unchanged closure thus costs one line on
+    the next build instead of a few hundred entries.
+    """
+    token, value = reader.read_header()
+    if token == NFIL:
+        return read_entries(reader, value)
+    if token != LIST:
+        raise ProtocolError(f"protocol derailment: expected NFIL or LIST, got {token!r}")
+    try:
+        digest, size = parse_digest(reader.read_string_body(LIST, value))
+    except BadDigest as exc:
+        raise ProtocolError(str(exc)) from None
+    if size > reader.limits.max_string * 64:
+        raise ProtocolError(f"LIST of {size} bytes is over the limit")
+    with store.pinned([digest]):
+        if store.has(digest):
+            send(header(NEED, 0))
+        else:
+            wanted = Plan(need=[(digest, size)])
+            send(need_packets(wanted))
+            read_blobs(reader, wanted, store, size)
+        with open(store.path(digest), "rb") as f:
+            section = f.read()
+    inner = Reader(io.BytesIO(section), reader.limits)
+    entries = read_entries(inner, inner.expect(NFIL))
+    if inner.stream.read(1):
+        raise ProtocolError("LIST: trailing bytes after the entries")
+    return entries
+
+
+def read_entries(reader: Reader, count: int) -> list[Entry]:
+    """``count`` entries (the ``NFIL`` header has been read)."""
     if count > reader.limits.max_files:
         raise ProtocolError(f"NFIL {count} exceeds limit {reader.limits.max_files}")
     entries: list[Entry] = []

@@ -170,3 +170,39 @@ def test_a_file_changed_after_the_analysis_is_never_shipped_stale(
     finally:
         conn.close()
     assert not (hello / "hello.o").exists()
+
+
+def test_native_second_request_sends_only_a_line_per_closure(
+    tool_bin: Path, our_daemon: Daemon, hello: Path
+) -> None:
+    """With LIST, a closure the daemon has seen costs one line: the second identical job
+    sends neither file contents nor the per-file entries."""
+    from client.native import Entry, digest_of, entry_section, run
+    from client.transport import TcpConnection
+
+    def entry(name: str) -> Entry:
+        data = (hello / name).read_bytes()
+        return Entry("F", str(hello / name), digest_of(data), len(data))
+
+    entries = [entry("hello.c"), entry("hello.h"), Entry("D", str(hello / "sub"))]
+    argv = ["gcc", "-c", "hello.c", "-o", "hello.o"]
+
+    class Tally:
+        bytes_sent = 0
+        bytes_received = 0
+
+    sent = []
+    for _ in range(2):
+        conn = TcpConnection(our_daemon.address, our_daemon.port, 30.0)
+        try:
+            reply = run(conn, str(hello), argv, entries, Tally())  # type: ignore[arg-type]
+        finally:
+            conn.close()
+        assert reply.status == 0
+        sent.append(conn.bytes_sent)
+    section = len(entry_section(entries))
+    files = sum(e.size for e in entries)
+    assert sent[0] > sent[1] + section // 2 + files // 2
+    # DIST + CDIR + ARGC/ARGV + one LIST line ("blake2b:<64 hex>:<size>"), nothing else.
+    head = 12 + (12 + len(str(hello))) + 12 + sum(12 + len(a) for a in argv)
+    assert sent[1] <= head + 12 + len("blake2b:") + 64 + 1 + len(str(section))

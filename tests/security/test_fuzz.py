@@ -31,6 +31,7 @@ from common.compress import CompressionError, lzo_compress, lzo_decompress
 from common.protocol import (
     ARGV,
     DOTI,
+    NFIL,
     Limits,
     ProtocolError,
     Reader,
@@ -103,7 +104,8 @@ def test_read_reply_any_bytes(data: bytes, version: int) -> None:
 @given(streams)
 def test_native_entries_any_bytes(data: bytes) -> None:
     try:
-        entries = native.read_entries(Reader(io.BytesIO(data), SMALL))
+        reader = Reader(io.BytesIO(data), SMALL)
+        entries = native.read_entries(reader, reader.expect(NFIL))
     except (ProtocolError, BadName):
         return
     for entry in entries:
