@@ -166,10 +166,16 @@ class Daemon:
 
     def wait_idle_but_store(self) -> None:
         """Until TMPDIR holds nothing but the content store."""
-        wait_for(
-            lambda: all(p.name == "distccd-store" for p in self.tmp_dir.iterdir()),
-            "job directories to be removed",
-        )
+        try:
+            wait_for(
+                lambda: all(p.name == "distccd-store" for p in self.tmp_dir.iterdir()),
+                "job directories to be removed",
+            )
+        except AssertionError:
+            left = sorted(p.name for p in self.tmp_dir.iterdir())
+            raise AssertionError(
+                f"job directories not removed: {left}\n--- daemon log ---\n{self.log()[-3000:]}"
+            ) from None
 
 
 def _read_all(sock: socket.socket) -> bytes:
