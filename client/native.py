@@ -218,7 +218,9 @@ def run(
     ProtocolError or the transport's errors; the caller closes ``conn``."""
     import lz4.frame
 
-    section = entry_section(entries)
+    # Canonical order, so that the same closure always has the same list digest (the
+    # include server's order may change when it recomputes a closure).
+    section = entry_section(sorted(entries, key=lambda e: (e.path, e.kind)))
     conn.cork(True)
     conn.send(request_head_by_list(cwd, argv, section))
     conn.cork(False)
