@@ -342,22 +342,7 @@ def run_pump_compile(
     """Compile in the mirror root under a slot; the shared tail of protocol 3 and native."""
 
     def run(argv: list[str], cwd: str) -> runner.Run:
-        if not _take_slot(conn, ctx):
-            if ctx.stopping.is_set():
-                raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
-            raise _Abort(Result.CLI_DISCONN, ExitCode.IO_ERROR, "client disconnected while queued")
-        try:
-            return runner.run(
-                argv,
-                env=ctx.env,
-                cwd=cwd,
-                watch=conn,
-                registry=ctx.registry,
-                lifetime=ctx.job_lifetime,
-                clock=ctx.clock,
-            )
-        finally:
-            ctx.slots.release()
+        return _run_in_slot(conn, ctx, argv, cwd)
 
     try:
         done = pumpjob.compile_in_root(request, space, run, front, back)
@@ -422,41 +407,18 @@ def _compile_and_reply(
         # arrives, so its start-up overlaps the client's cpp run.  (When every slot is
         # busy, read first and queue, so that no slot waits on a client.)
         argv = _piped(command.argv(program, input_path, output_path), input_path, language)
-        try:
-            ran = runner.run(
-                argv,
-                env=ctx.env,
-                cwd=job_dir,
-                watch=conn,
-                registry=ctx.registry,
-                lifetime=ctx.job_lifetime,
-                clock=ctx.clock,
-                feed=lambda: _receive_source(reader, version, input_path, ctx.save_temps),
-            )
-        finally:
-            ctx.slots.release()
+        ran = _run_in_slot(
+            conn,
+            ctx,
+            argv,
+            job_dir,
+            feed=lambda: _receive_source(reader, version, input_path, ctx.save_temps),
+            slot_taken=True,
+        )
     else:
-        source = reader.read_bulk(DOTI, compresses(version))
-        with open(input_path, "wb") as f:
-            f.write(source)
-        del source
+        _receive_source(reader, version, input_path, keep=True)
         argv = command.argv(program, input_path, output_path)
-        if not _take_slot(conn, ctx):
-            if ctx.stopping.is_set():
-                raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
-            raise _Abort(Result.CLI_DISCONN, ExitCode.IO_ERROR, "client disconnected while queued")
-        try:
-            ran = runner.run(
-                argv,
-                env=ctx.env,
-                cwd=job_dir,
-                watch=conn,
-                registry=ctx.registry,
-                lifetime=ctx.job_lifetime,
-                clock=ctx.clock,
-            )
-        finally:
-            ctx.slots.release()
+        ran = _run_in_slot(conn, ctx, argv, job_dir)
     status = outcome.status = ran.status
     if ctx.stopping.is_set() and (os.WIFSIGNALED(status) or ran.ended == runner.Ended.CLIENT_GONE):
         # We killed it (or cut the connection): no reply, so that the client retries
@@ -517,6 +479,35 @@ def _read(path: str) -> bytes:
             return f.read()
     except FileNotFoundError:
         return b""
+
+
+def _run_in_slot(
+    conn: Connection,
+    ctx: JobContext,
+    argv: list[str],
+    cwd: str,
+    feed: Callable[[], bytes] | None = None,
+    slot_taken: bool = False,
+) -> runner.Run:
+    """Run the compiler under one of the ``--jobs`` slots (waiting for one unless
+    ``slot_taken``), watching the client; the slot is released afterwards."""
+    if not slot_taken and not _take_slot(conn, ctx):
+        if ctx.stopping.is_set():
+            raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
+        raise _Abort(Result.CLI_DISCONN, ExitCode.IO_ERROR, "client disconnected while queued")
+    try:
+        return runner.run(
+            argv,
+            env=ctx.env,
+            cwd=cwd,
+            watch=conn,
+            registry=ctx.registry,
+            lifetime=ctx.job_lifetime,
+            clock=ctx.clock,
+            feed=feed,
+        )
+    finally:
+        ctx.slots.release()
 
 
 def _take_slot(conn: Connection, ctx: JobContext) -> bool:
