@@ -136,7 +136,9 @@ class Compiler:
 
     # ------------------------------------------------------------------ the ladder
     def compile(self, job: CompileJob) -> int:
-        host = self.slots.acquire_remote()
+        # Pump hosts keep each source on one daemon across builds (its store has the files).
+        affinity = os.path.join(os.getcwd(), job.source) if self._pump_hosts() else ""
+        host = self.slots.acquire_remote(affinity=affinity)
         if host is None:
             reason = self.slots.failure or Fallback.NO_HOSTS
             if self.env.get("DISTCC_PUMP_STRICT") == "1":
@@ -183,7 +185,7 @@ class Compiler:
                     log.warning(f"failed to distribute {job.source} to {host.spec}: {exc}")
                     self.slots.backoff(host)
                     self.slots.release_remote()
-                    host = self.slots.acquire_remote(exclude=tried)
+                    host = self.slots.acquire_remote(exclude=tried, affinity=affinity)
                     continue
                 self.slots.release_remote()
                 self.outcome.mode = "plain"
@@ -270,6 +272,9 @@ class Compiler:
         reply = remote.send_whole(host, self.cfg, payload, 3, self.outcome, self.env)
         self.outcome.mode = "pump"
         return reply
+
+    def _pump_hosts(self) -> bool:
+        return any(h.cpp_on_server for h in self.slots.hosts.hosts)
 
     def _run_in_localhost_slot(self, job: CompileJob) -> int:
         self.outcome.where = "local"

@@ -14,9 +14,9 @@ import os
 import time
 
 from client import log
-from client.backoff import enjoyed, mark
+from client.backoff import enjoyed, mark, usable_hosts
 from client.hosts import load_host_list, read_text_file
-from client.locks import lock_dir, lock_local, lock_local_cpp
+from client.locks import lock_dir, lock_local, lock_local_cpp, scan_once
 from client.where import pick_host
 from common.exitcodes import DistccError
 from common.values import TYPE_CHECKING
@@ -34,6 +34,12 @@ if TYPE_CHECKING:
 def load_hosts(env: Mapping[str, str]) -> HostList:
     """The host list from the environment or files (HostSpecError -> exit 106)."""
     return load_host_list(env, read_text_file, os.cpu_count() or 1, seed=os.getpid())
+
+
+def _rendezvous(key: str, spec: str) -> bytes:
+    from _blake2 import blake2b
+
+    return blake2b(f"{key}\0{spec}".encode(), digest_size=8).digest()
 
 
 class _Held:
@@ -82,7 +88,11 @@ class FileSlots:
                 self._dir = ""
         return self._dir
 
-    def acquire_remote(self, exclude: set[str] | None = None) -> Host | None:
+    def acquire_remote(self, exclude: set[str] | None = None, affinity: str = "") -> Host | None:
+        """Lock a remote slot in distcc's order.  With ``affinity`` (pump jobs: the
+        source's path), a free slot on the host that rendezvous hashing gives that key is
+        tried first, so a translation unit goes back to the daemon that already holds its
+        closure in its content store; the usual order follows when that host is busy."""
         hosts = self.hosts.hosts
         if exclude:
             hosts = tuple(h for h in hosts if h.spec not in exclude)
@@ -91,6 +101,14 @@ class FileSlots:
         if not self.directory:
             self.failure = NO_LOCK_DIR
             return None
+        if affinity and len(hosts) > 1:
+            usable = usable_hosts(self.directory, hosts, self.cfg.backoff_period, time.time())
+            if usable:
+                preferred = max(usable, key=lambda h: _rendezvous(affinity, h.spec))
+                lock = scan_once(self.directory, (preferred,))
+                if lock is not None:
+                    self.remote = lock
+                    return lock.host
         lock = pick_host(
             self.directory,
             hosts,

@@ -1,0 +1,78 @@
+"""client.slots: the slot choice, including pump jobs' affinity to one daemon."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from client.config import Config
+from client.locks import lock_file_name
+from client.slots import FileSlots
+
+HOSTS = "10.0.0.1:3632/4,cpp,lzo 10.0.0.2:3632/4,cpp,lzo 10.0.0.3:3632/4,cpp,lzo"
+
+
+def slots(tmp_path: Path) -> FileSlots:
+    env = {"DISTCC_HOSTS": HOSTS, "DISTCC_DIR": str(tmp_path), "HOME": str(tmp_path)}
+    return FileSlots(Config.from_env(env), env)
+
+
+def test_affinity_sends_a_source_back_to_the_same_host(tmp_path: Path) -> None:
+    s = slots(tmp_path)
+    chosen = set()
+    for _ in range(3):
+        host = s.acquire_remote(affinity="/src/a.c")
+        assert host is not None
+        chosen.add(host.spec)
+        s.release_remote()
+    assert len(chosen) == 1
+
+
+def test_affinity_spreads_sources_over_hosts(tmp_path: Path) -> None:
+    s = slots(tmp_path)
+    seen = set()
+    for i in range(30):
+        host = s.acquire_remote(affinity=f"/src/file{i}.c")
+        assert host is not None
+        seen.add(host.spec)
+        s.release_remote()
+    assert len(seen) == 3
+
+
+def test_without_affinity_distcc_order(tmp_path: Path) -> None:
+    s = slots(tmp_path)
+    host = s.acquire_remote()
+    assert host is not None and host.spec.startswith("10.0.0.1")
+    s.release_remote()
+
+
+def test_busy_preferred_host_falls_back_to_the_others(tmp_path: Path) -> None:
+    s = slots(tmp_path)
+    preferred = s.acquire_remote(affinity="/src/a.c")
+    assert preferred is not None
+    s.release_remote()
+    # Another process holds every slot of the preferred host (POSIX locks are per
+    # process, so it has to be another one).
+    lock_dir = tmp_path / "lock"
+    names = [lock_file_name(preferred, i) for i in range(preferred.limit)]
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys\n"
+            "fds = [os.open(p, os.O_RDWR | os.O_CREAT) for p in sys.argv[1:]]\n"
+            "[fcntl.lockf(fd, fcntl.LOCK_EX) for fd in fds]\n"
+            "print('held', flush=True); sys.stdin.read()\n",
+            *[str(lock_dir / n) for n in names],
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        fallback = slots(tmp_path).acquire_remote(affinity="/src/a.c")
+        assert fallback is not None and fallback.spec != preferred.spec
+    finally:
+        holder.communicate("", timeout=10)
