@@ -16,8 +16,6 @@ Bytes cross the network once per server and content, not once per job.
 
 from __future__ import annotations
 
-import _socket
-
 from common.protocol import (
     ARGC,
     BLOB,
@@ -112,34 +110,12 @@ def parse_entry(line: str) -> Entry:
     raise ProtocolError(f"bad closure entry from the include server: {line!r}")
 
 
-class _UnixStream:
-    def __init__(self, sock: _socket.socket) -> None:
-        self.sock = sock
-
-    def read(self, n: int) -> bytes:
-        return bytes(self.sock.recv(n))
-
-
 def ask_closure(socket_path: str, cwd: str, argv: tuple[str, ...]) -> list[Entry]:
     """The closure with digests; raises client.pumpmode.NotCovered when there is none."""
-    from client.pumpmode import INCLUDE_SERVER_TIMEOUT, NotCovered
+    from client.pumpmode import NotCovered, query_include_server
 
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    sock.settimeout(INCLUDE_SERVER_TIMEOUT)
-    try:
-        try:
-            sock.connect(socket_path)
-            sock.sendall(header(XINC, XINC_COMPACT) + string_packet(CDIR, cwd) + argv_packets(argv))
-            reader = Reader(_UnixStream(sock), Limits(max_argc=1 << 20))  # type: ignore[arg-type]
-            lines = reader.read_argv()
-        except OSError as exc:
-            raise NotCovered(f"include server unreachable: {exc}") from None
-        except ProtocolError as exc:
-            raise NotCovered(f"include server failed: {exc}") from None
-    finally:
-        sock.close()
-    if not lines:
-        raise NotCovered("include server could not cover this job")
+    request = header(XINC, XINC_COMPACT) + string_packet(CDIR, cwd) + argv_packets(argv)
+    lines = query_include_server(socket_path, request, Limits(max_argc=1 << 20))
     try:
         return [parse_entry(line) for line in lines]
     except (ProtocolError, ValueError) as exc:

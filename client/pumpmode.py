@@ -28,6 +28,7 @@ from common.protocol import (
     LINK,
     NAME,
     NFIL,
+    Limits,
     Reader,
     argv_packets,
     header,
@@ -57,22 +58,31 @@ class _UnixStream:
 
 def ask_include_server(socket_path: str, cwd: str, argv: tuple[str, ...]) -> list[str]:
     """The closure paths for ``argv`` run in ``cwd``; NotCovered if there is no answer."""
+    return query_include_server(socket_path, string_packet(CDIR, cwd) + argv_packets(argv))
+
+
+def query_include_server(
+    socket_path: str, request: bytes, limits: Limits | None = None
+) -> list[str]:
+    """Send ``request`` to the include server and read its ``ARGC``/``ARGV`` answer.
+
+    ``NotCovered`` when the server is unreachable, fails, or answers ``ARGC 0``."""
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(INCLUDE_SERVER_TIMEOUT)
     try:
         try:
             sock.connect(socket_path)
-            sock.sendall(string_packet(CDIR, cwd) + argv_packets(argv))
-            paths = Reader(_UnixStream(sock)).read_argv()  # type: ignore[arg-type]
+            sock.sendall(request)
+            words = Reader(_UnixStream(sock), limits).read_argv()  # type: ignore[arg-type]
         except OSError as exc:
             raise NotCovered(f"include server unreachable: {exc}") from None
         except Exception as exc:  # ProtocolError, TruncatedError
             raise NotCovered(f"include server failed: {exc}") from None
     finally:
         sock.close()
-    if not paths:
+    if not words:
         raise NotCovered("include server could not cover this job")
-    return paths
+    return words
 
 
 def wire_name(path: str) -> str:
