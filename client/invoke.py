@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 
 from common.compiler.classify import is_source
-
 from common.values import TYPE_CHECKING, Value
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """Per-job overhead of our distccd against Debian's stock distccd, end to end.
 
-Usage: python3 benchmarks/daemon_overhead.py [N]
+Usage: python3 bench/daemon_overhead.py [N]
 
 Starts both daemons on loopback (``--enable-tcp-insecure``, so both skip the allowlist),
 then times N sequential protocol-1 and protocol-2 requests (alternating between the two
