@@ -342,7 +342,7 @@ def run_pump_compile(
     """Compile in the mirror root under a slot; the shared tail of protocol 3 and native."""
 
     def run(argv: list[str], cwd: str) -> runner.Run:
-        return _run_in_slot(conn, ctx, argv, cwd)
+        return _run_in_slot(conn, ctx, argv, cwd, space.job_dir)
 
     try:
         done = pumpjob.compile_in_root(request, space, run, front, back)
@@ -412,13 +412,14 @@ def _compile_and_reply(
             ctx,
             argv,
             job_dir,
+            job_dir,
             feed=lambda: _receive_source(reader, version, input_path, ctx.save_temps),
             slot_taken=True,
         )
     else:
         _receive_source(reader, version, input_path, keep=True)
         argv = command.argv(program, input_path, output_path)
-        ran = _run_in_slot(conn, ctx, argv, job_dir)
+        ran = _run_in_slot(conn, ctx, argv, job_dir, job_dir)
     status = outcome.status = ran.status
     if ctx.stopping.is_set() and (os.WIFSIGNALED(status) or ran.ended == runner.Ended.CLIENT_GONE):
         # We killed it (or cut the connection): no reply, so that the client retries
@@ -486,11 +487,16 @@ def _run_in_slot(
     ctx: JobContext,
     argv: list[str],
     cwd: str,
+    job_dir: str,
     feed: Callable[[], bytes] | None = None,
     slot_taken: bool = False,
 ) -> runner.Run:
     """Run the compiler under one of the ``--jobs`` slots (waiting for one unless
-    ``slot_taken``), watching the client; the slot is released afterwards."""
+    ``slot_taken``), watching the client; the slot is released afterwards.
+
+    The compiler's own temporary files (gcc's ``cc*.s``) go into ``job_dir`` through
+    ``TMPDIR``, so that a compiler killed mid-job leaves nothing behind once the job
+    directory is removed."""
     if not slot_taken and not _take_slot(conn, ctx):
         if ctx.stopping.is_set():
             raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
@@ -498,7 +504,7 @@ def _run_in_slot(
     try:
         return runner.run(
             argv,
-            env=ctx.env,
+            env={**ctx.env, "TMPDIR": job_dir},
             cwd=cwd,
             watch=conn,
             registry=ctx.registry,
