@@ -236,17 +236,20 @@ class Compiler:
         elif not self.cfg.include_server_port:
             reason = Fallback.PUMP_NO_INCLUDE_SERVER
         if reason:
-            self._pump_fallback(reason, reason)
+            self._pump_fallback(reason, reason, warn=False)
             return False
         return True
 
-    def _pump_fallback(self, reason: str, detail: str) -> None:
-        """Record a demotion to plain mode; under ``pump --strict`` it fails the job."""
+    def _pump_fallback(self, reason: str, detail: str, warn: bool = True, shown: str = "") -> None:
+        """Record a demotion to plain mode and (``warn``) say so: ``shown`` or ``detail``,
+        then "preprocessing locally".  Under ``pump --strict`` it fails the job instead."""
         self.outcome.pump_fallback = reason
         if self.env.get("DISTCC_PUMP_STRICT") == "1":
             raise DistccError(
                 ExitCode.DISTCC_FAILED, f"pump mode not possible ({detail}) and --strict is set"
             )
+        if warn:
+            log.warning(f"{shown or detail}; preprocessing locally")
 
     def _pump_attempt(self, job: CompileJob, host: Host) -> Reply | None:
         """Protocol 3 with the include server's closure; None means "use plain mode"."""
@@ -261,13 +264,15 @@ class Compiler:
                 paths = pumpmode.ask_include_server(port, cwd, job.argv)
         except pumpmode.NotCovered as exc:
             self._pump_fallback(Fallback.PUMP_NOT_COVERED, str(exc))
-            log.warning(f"{exc}; preprocessing locally")
             return None
         try:
             payload = pumpmode.request(job, cwd, paths)
         except OSError as exc:
-            self._pump_fallback(Fallback.PUMP_NOT_COVERED, str(exc))
-            log.warning(f"failed to read the include server's files: {exc}; preprocessing locally")
+            self._pump_fallback(
+                Fallback.PUMP_NOT_COVERED,
+                str(exc),
+                shown=f"failed to read the include server's files: {exc}",
+            )
             return None
         reply = remote.send_whole(host, self.cfg, payload, 3, self.outcome, self.env)
         self.outcome.mode = "pump"
@@ -337,14 +342,12 @@ class Compiler:
                 entries = native.ask_closure(port, cwd, job.argv)
         except pumpmode.NotCovered as exc:
             self._pump_fallback(Fallback.PUMP_NOT_COVERED, str(exc))
-            log.warning(f"{exc}; preprocessing locally")
             return None
         conn = remote.connect(host, self.cfg, self.env)
         try:
             r = native.run(conn, cwd, pumpmode.server_argv(job), entries, self.outcome)
         except native.StaleFile as exc:
             self._pump_fallback(Fallback.PUMP_STALE_FILE, str(exc))
-            log.warning(f"{exc}; preprocessing locally")
             return None
         except native.NativeRefused as exc:
             raise RemoteFailure(f"refused: {exc}") from None

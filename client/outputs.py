@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from client.proc import write_all
 from common.values import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -38,13 +39,13 @@ def write_atomically(tmp: TempFiles, dest: str, data: bytes) -> None:
     if _is_special(dest):
         fd = os.open(dest, os.O_WRONLY | os.O_TRUNC)
         try:
-            _write(fd, data)
+            write_all(fd, data)
         finally:
             os.close(fd)
         return
     path, fd = sibling_temp(tmp, dest)
     try:
-        _write(fd, data)
+        write_all(fd, data)
         os.fchmod(fd, 0o666 & ~_umask())
     finally:
         os.close(fd)
@@ -61,12 +62,6 @@ def move_into_place(tmp: TempFiles, path: str, dest: str) -> None:
     os.chmod(path, 0o666 & ~_umask())
     os.replace(path, dest)
     tmp.forget(path)
-
-
-def _write(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 _UMASK: int | None = None
