@@ -58,11 +58,12 @@ from common.protocol import (
     compresses,
     reply_packets,
 )
-from daemon import native, pumpjob, runner
+from daemon import chroot, native, pumpjob, runner
 from daemon.allowlist import CompilerPolicy, Refusal
 from daemon.command import Refused, ServerCommand, prepare
 from daemon.names import BadName
 from daemon.options import NOTICE
+from daemon.sandbox import Sandbox
 from daemon.stats import Result, Stats
 from daemon.store import DEFAULT_MAX_BYTES, STORE_NAME, OwnFiles, Store
 from daemon.sysdirs import Prober
@@ -95,6 +96,7 @@ class JobContext:
     registry: runner.ProcessRegistry = field(default_factory=runner.ProcessRegistry)
     stopping: threading.Event = field(default_factory=threading.Event)
     prober: Prober | None = None  # compilers' default include dirs (pump mode)
+    sandbox: Sandbox | None = None  # --sandbox: pump jobs run chrooted in their root
     store_max_bytes: int = DEFAULT_MAX_BYTES
     own_files: OwnFiles = field(default_factory=OwnFiles)  # digests of system headers
     _store: Store | None = None
@@ -293,9 +295,9 @@ def _serve_native(conn: Connection, ctx: JobContext, reader: Reader, outcome: Ou
         space = pumpjob.Workspace(ctx.tmp_dir, request.facts)
         try:
             try:
-                native.populate(space.mirror, entries, plan, store)
+                native.populate(space.mirror, entries, plan, store, ctx.sandbox is not None)
                 back: list[str] = []
-                if plan.system_mismatch:
+                if plan.system_mismatch and ctx.sandbox is None:
                     back = native.system_args(space.mirror, request.facts)
             except BadName as exc:
                 _refuse(conn, f"refused: {exc}")
@@ -339,13 +341,34 @@ def run_pump_compile(
     front: tuple[str, ...] = (),
     back: tuple[str, ...] = (),
 ) -> pumpjob.Compiled:
-    """Compile in the mirror root under a slot; the shared tail of protocol 3 and native."""
+    """Compile in the mirror root under a slot; the shared tail of protocol 3 and native.
+
+    Under ``--sandbox`` the root becomes the compiler's ``/`` (daemon/chroot.py)."""
+    sandbox = ctx.sandbox
 
     def run(argv: list[str], cwd: str) -> runner.Run:
-        return _run_in_slot(conn, ctx, argv, cwd, space.job_dir)
+        if sandbox is None:
+            return _run_in_slot(conn, ctx, argv, cwd, space.job_dir)
+
+        def wrap(argv: list[str], cwd: str) -> list[str]:
+            assert sandbox is not None
+            layout = chroot.build(
+                space.mirror,
+                space.job_dir,
+                request.cwd,
+                sandbox.find(argv[0]),
+                sandbox.pump_binds,
+                (*request.facts.include_dirs, *chroot.include_dirs(request.job, request.cwd)),
+                sandbox.search_path,
+            )
+            return sandbox.wrap_root(argv, layout)
+
+        return _run_in_slot(conn, ctx, argv, space.job_dir, space.job_dir, wrap=wrap)
 
     try:
-        done = pumpjob.compile_in_root(request, space, run, front, back)
+        done = pumpjob.compile_in_root(
+            request, space, run, front, back, chrooted=sandbox is not None
+        )
     except BadName as exc:
         raise _Abort(Result.REJ_BAD_REQ, ExitCode.PROTOCOL_ERROR, f"refused: {exc}") from None
     status = done.status
@@ -490,6 +513,7 @@ def _run_in_slot(
     job_dir: str,
     feed: Callable[[], bytes] | None = None,
     slot_taken: bool = False,
+    wrap: Callable[[list[str], str], list[str]] | None = None,
 ) -> runner.Run:
     """Run the compiler under one of the ``--jobs`` slots (waiting for one unless
     ``slot_taken``), watching the client; the slot is released afterwards.
@@ -511,6 +535,7 @@ def _run_in_slot(
             lifetime=ctx.job_lifetime,
             clock=ctx.clock,
             feed=feed,
+            wrap=wrap,
         )
     finally:
         ctx.slots.release()

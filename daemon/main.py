@@ -21,13 +21,14 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from common.compress import lzo_compress, lzo_decompress
 from common.exitcodes import ExitCode
 from daemon import logs, runner
 from daemon.access import AccessError, AccessList
 from daemon.allowlist import CompilerPolicy
+from daemon.chroot import PUMP_BINDS
 from daemon.job import JobContext, serve
 from daemon.options import Config, OptionError, parse, usage_text, version_text
 from daemon.privileges import PrivilegeError, discard_root
@@ -200,8 +201,10 @@ def _serve(config: Config) -> int:
     except OSError as exc:
         raise _Exit(ExitCode.IO_ERROR, f"failed to chdir to {tmp_dir}: {exc.strerror}") from None
 
-    registry = runner.ProcessRegistry(wrap=_sandbox(config, tmp_dir, env))
+    sandbox = _sandbox(config, tmp_dir, env)
+    registry = runner.ProcessRegistry(wrap=sandbox.wrap if sandbox else None)
     ctx = JobContext(
+        sandbox=sandbox,
         policy=policy,
         registry=registry,
         stats=Stats(config.jobs),
@@ -265,10 +268,8 @@ def _serve(config: Config) -> int:
     return 0
 
 
-def _sandbox(
-    config: Config, tmp_dir: str, env: dict[str, str]
-) -> Callable[[list[str], str], list[str]] | None:
-    """The compiler wrapper for ``--sandbox``, checked once here (after root is gone).
+def _sandbox(config: Config, tmp_dir: str, env: dict[str, str]) -> Sandbox | None:
+    """The sandbox for ``--sandbox``, checked once here (after root is gone).
 
     Without namespace support: exit 100 with the reason, or, with ``--sandbox-optional``,
     a warning and no sandbox.
@@ -279,11 +280,13 @@ def _sandbox(
         tmp_dir,
         DEFAULT_BINDS + config.sandbox_bind,
         env.get("DISTCCD_UNSHARE", "unshare"),
+        PUMP_BINDS + config.sandbox_bind,
+        env.get("PATH", "/usr/bin:/bin"),
     )
     problem = sandbox.probe()
     if problem is None:
         log.info("sandbox: compilers run in namespaces, binds %s", " ".join(sandbox.binds))
-        return sandbox.wrap
+        return sandbox
     if config.sandbox_optional:
         log.warning("--sandbox: %s; running compilers UNSANDBOXED (--sandbox-optional)", problem)
         return None

@@ -176,6 +176,63 @@ class MirrorRoot:
             os.close(fd)
         self.links.append(normal(client_path))
 
+    # ------------------------------------------------------------------ sandbox layout
+    # (daemon/chroot.py: the root becomes the compiler's ``/``; every step walks without
+    # following links, like the entries above.)
+
+    def set_link(self, client_path: str, target: str) -> None:
+        """Replace the link at ``client_path`` by one to ``target`` (taken as is)."""
+        fd, name = self._parent(client_path)
+        try:
+            os.unlink(name, dir_fd=fd)
+            os.symlink(target, name, dir_fd=fd)
+        finally:
+            os.close(fd)
+
+    def link_to_mount_point(self, client_path: str, directory: bool) -> None:
+        """Replace the link at ``client_path`` by an empty directory (or file)."""
+        fd, name = self._parent(client_path)
+        try:
+            os.unlink(name, dir_fd=fd)
+            if directory:
+                os.mkdir(name, 0o755, dir_fd=fd)
+            else:
+                os.close(os.open(name, _FILE_FLAGS, 0o644, dir_fd=fd))
+        finally:
+            os.close(fd)
+
+    def make_mount_file(self, client_path: str) -> None:
+        """An empty file to bind a server file on; BadName if anything is there."""
+        fd, name = self._parent(client_path)
+        try:
+            try:
+                os.close(os.open(name, _FILE_FLAGS, 0o644, dir_fd=fd))
+            except FileExistsError:
+                raise BadName(f"{client_path} is shipped where the toolchain is") from None
+        finally:
+            os.close(fd)
+
+    def take_dir(self, client_path: str, destination: str) -> bool:
+        """Move the directory at ``client_path`` (if there is one) to ``destination``;
+        False if nothing is there.  BadName if something else is."""
+        try:
+            fd, name = self._parent(client_path)
+        except BadName:
+            return False  # a link or file above it: the shadow check reports it
+        try:
+            try:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return False
+            import stat
+
+            if not stat.S_ISDIR(st.st_mode):
+                raise BadName(f"{client_path}: an include directory that is not a directory")
+            os.rename(name, destination, src_dir_fd=fd)
+            return True
+        finally:
+            os.close(fd)
+
     def verify_links(self) -> None:
         """Every link, fully resolved, stays in the root or reaches an allowed directory."""
         for client_path in self.links:

@@ -18,6 +18,15 @@ hold every header of the closure, and so answer every lookup (``#include_next`` 
 implicit ``stdc-predef.h`` too) the way the client's directories did.  (``-nostdinc``
 would also drop gcc's implicit ``-include stdc-predef.h``.)
 
+Under ``distccd --sandbox`` (``populate(..., chrooted=True)``) the compiler sees no
+server header at all (daemon/chroot.py), so every ``SDIG`` file is in the mirror root, at
+its path, and no ``-isystem`` is needed.  A matched one is copied once from the server's
+file into the content store (under its digest, checked again) and hard-linked from there
+like any received file: one link per job instead of a copy per job (a hard link to the
+server's own file would usually cross file systems, and the kernel's protected_hardlinks
+forbids linking root's files for an unprivileged daemon; a bind per file would cost a
+``mount`` per header).
+
 The reply: ``DONE``, ``STAT``, ``SERR``, ``SOUT``, ``DOTO``, ``DOTD``, ``DDWO``, every bulk
 an LZ4 frame (0 = empty); refusals are ``ERRR <message>`` then close.
 """
@@ -54,7 +63,7 @@ from common.protocol import (
     string_packet,
 )
 from daemon.mirror import MirrorRoot
-from daemon.names import normal
+from daemon.names import BadName, normal
 from daemon.store import BadDigest, OwnFiles, Store, parse_digest
 from daemon.sysdirs import CompilerFacts
 
@@ -196,12 +205,19 @@ def read_blobs(reader: Reader, p: Plan, store: Store, budget: int) -> None:
             raise ProtocolError(f"BLOB: {exc}") from None
 
 
-def populate(mirror: MirrorRoot, entries: list[Entry], p: Plan, store: Store) -> None:
+def populate(
+    mirror: MirrorRoot, entries: list[Entry], p: Plan, store: Store, chrooted: bool = False
+) -> None:
     """Build the root: store files hard-linked, links, directories, system headers."""
     for e in entries:
         if e.kind == "F":
             _link_from_store(mirror, e.path, store.path(e.digest))
         elif e.kind == "S":
+            if chrooted:
+                if e.path in p.own:
+                    _own_into_store(store, e)
+                _link_from_store(mirror, e.path, store.path(e.digest))
+                continue
             if not p.system_mismatch:
                 continue  # the compiler reads its own, identical, copies
             if e.path in p.own:
@@ -214,6 +230,17 @@ def populate(mirror: MirrorRoot, entries: list[Entry], p: Plan, store: Store) ->
         if e.kind == "L":
             mirror.add_link(e.path, e.target)
     mirror.verify_links()
+
+
+def _own_into_store(store: Store, e: Entry) -> None:
+    """The server's own copy of a matched system header, into the store (once)."""
+    if store.has(e.digest):
+        return
+    try:
+        with open(e.path, "rb") as f:
+            store.put(e.digest, e.size, f.read())
+    except (OSError, BadDigest) as exc:
+        raise BadName(f"{e.path}: the server's copy changed or went away ({exc})") from None
 
 
 def _link_from_store(mirror: MirrorRoot, client_path: str, source: str) -> None:

@@ -42,6 +42,7 @@ from common.exitcodes import ExitCode
 from common.protocol import FILE, LINK, NAME, NFIL, ProtocolError, Reader, Reply, reply_packets
 from daemon import dotd, runner
 from daemon.allowlist import Refusal
+from daemon.chroot import DEP_FILE
 from daemon.command import server_refusal
 from daemon.mirror import MirrorRoot
 from daemon.names import BadName, normal
@@ -178,20 +179,25 @@ def compile_in_root(
     run: Callable[[list[str], str], runner.Run],
     front: tuple[str, ...] = (),
     back: tuple[str, ...] = (),
+    chrooted: bool = False,
 ) -> Compiled:
     """Re-root the command, run it (``run(argv, cwd)``), fix and collect its outputs.
 
     ``front`` words go right after the prefix map, ``back`` words at the end (the native
-    protocol's own system directories)."""
+    protocol's own system directories).  ``chrooted``: ``run`` runs the compiler with
+    the root as its ``/`` (daemon/chroot.py), so the command keeps the client's paths and
+    the ``.d`` goes to ``chroot.DEP_FILE``; ``run`` still gets the server cwd."""
     root = space.root
     mirror = space.mirror
     cwd_server = mirror.make_dir(request.cwd)
+    dep_file = root + DEP_FILE if chrooted else space.dep_file
     command = mirror_argv(
         request.job,
-        root,
+        "" if chrooted else root,
         request.cwd,
-        space.dep_file,
+        DEP_FILE if chrooted else space.dep_file,
         lambda p: os.path.lexists(root + normal(p, allow_root=True)),
+        prefix_map=not chrooted,
     )
     out_dir = mirror.make_output_dir(posixpath.dirname(command.output))
     _make_room(os.path.join(out_dir, posixpath.basename(command.output)))
@@ -223,8 +229,8 @@ def compile_in_root(
             b"",
             b"",
         )
-    dep = _read(space.dep_file)
-    if dep:
+    dep = _read(dep_file)
+    if dep and not chrooted:  # chrooted, the compiler wrote client paths itself
         text = dep.decode("utf-8", "surrogateescape")
         dep = dotd.rewrite(text, root, request.facts.clang).encode("utf-8", "surrogateescape")
     return Compiled(0, ran.ended, ran.stdout, stderr, obj, dep, dwo)

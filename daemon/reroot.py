@@ -21,6 +21,10 @@ re-parses argv) and returns a ``MirrorCommand``:
   them (gcc's defaults differ between ``-MD`` and ``-Wp,-MD,f``); without any ``.d``
   request, ``-MMD -MF dep_file -MT <output>`` so a ``.d`` is always produced.
 
+Under ``distccd --sandbox`` the compiler runs chrooted in the root (daemon/chroot.py):
+``root`` is then ``""`` and ``prefix_map`` False, so paths stay the client's and only the
+dependency output is changed.
+
 Invariants: pure; the result never names a path outside ``root`` for the compiler to
 write (outputs are re-rooted or relative to ``root + cwd``), and ``-B``/``-L`` and other
 options that only read stay as given (as in distcc).
@@ -89,6 +93,7 @@ def mirror_argv(
     cwd: str,
     dep_file: str,
     shipped: Callable[[str], bool],
+    prefix_map: bool = True,
 ) -> MirrorCommand:
     def reroot(path: str) -> str:
         return root + path if path.startswith("/") else path
@@ -121,7 +126,7 @@ def mirror_argv(
     if job.source.startswith("/"):
         replace[job.source_index] = [reroot(job.source)]
 
-    out = [job.argv[0], f"-ffile-prefix-map={root}="]
+    out = [job.argv[0], f"-ffile-prefix-map={root}="] if prefix_map else [job.argv[0]]
     for i, word in enumerate(job.argv[1:], 1):
         out.extend(replace.get(i, [word]))
     dep = job.dep

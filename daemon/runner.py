@@ -17,8 +17,11 @@ comes first decides:
 ``ProcessRegistry`` holds the process groups of running compilers so that a daemon
 shutting down can kill them all, and how the daemon starts compilers: its ``wrap``
 (``distccd --sandbox``: daemon/sandbox.py) turns ``(argv, cwd)`` into the argv actually
-started.  It rides on the registry because every job already passes that in.  Nothing
-here reads or writes the protocol.
+started.  It rides on the registry because every job already passes that in; a job may
+pass its own ``wrap`` instead (pump jobs under the sandbox).  A wrap that cannot find the
+compiler raises ``CompilerMissing``: the same "failed to exec" line and status 110<<8
+as an unsandboxed compiler that cannot be started.  Nothing here reads or writes the
+protocol.
 """
 
 from __future__ import annotations
@@ -40,6 +43,15 @@ from daemon.transport import WATCH_EVENTS
 log = logging.getLogger(__name__)
 
 KILL_GRACE = 2.0
+
+
+class CompilerMissing(Exception):
+    """Raised by a ``wrap`` that cannot find the compiler it is to start."""
+
+    def __init__(self, program: str, why: str = "No such file or directory") -> None:
+        super().__init__(f"{program}: {why}")
+        self.program = program
+        self.why = why
 
 
 class Watched(Protocol):
@@ -103,19 +115,29 @@ def run(
     lifetime: float,
     clock: Callable[[], float],
     feed: Callable[[], bytes] | None = None,
+    wrap: Callable[[list[str], str], list[str]] | None = None,
 ) -> Run:
     """Run ``argv`` to completion (or until the client leaves or time is up).
+
+    ``wrap`` (else ``registry.wrap``) turns ``(argv, cwd)`` into the argv started.
 
     With ``feed``, the compiler starts at once reading a pipe on stdin, and ``feed()`` (the
     rest of the request, still arriving from the client) is written into it: the
     compiler's start-up overlaps the wait.  If ``feed`` raises, the compiler is killed and
     the exception propagates.
     """
+    wrap = registry.wrap if wrap is None else wrap
+    if wrap is not None:
+        try:
+            argv = wrap(argv, cwd)
+        except CompilerMissing as exc:
+            log.error("failed to exec %s: %s", exc.program, exc.why)
+            if feed is not None:
+                feed()  # drain the request before the reply
+            return Run(ExitCode.COMPILER_MISSING << 8, Ended.MISSING)
     out_fd = os.memfd_create("distccd-stdout", os.MFD_CLOEXEC)
     err_fd = os.memfd_create("distccd-stderr", os.MFD_CLOEXEC)
     stdin_r, stdin_w = os.pipe() if feed is not None else (None, None)
-    if registry.wrap is not None:
-        argv = registry.wrap(argv, cwd)
     try:
         pid = _start(argv, env, cwd, out_fd, err_fd, stdin_r)
         if stdin_r is not None:

@@ -45,6 +45,9 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from daemon.chroot import PUMP_BINDS, TMP_DIR, Layout
+from daemon.runner import CompilerMissing
+
 DEFAULT_BINDS = (
     "/usr",
     "/bin",
@@ -82,6 +85,21 @@ exec chroot "$R" setpriv --no-new-privs --bounding-set=-all --inh-caps=-all -- \
 """
 
 
+# Pump jobs (daemon/chroot.py): $1 the mirror root, $2 the client's cwd, then mounts as
+# triples (ro|rw SOURCE TARGET) up to "--", then env's arguments.  The mount points exist
+# (made by daemon/chroot.py without following links).
+CHROOT_SCRIPT = """set -e
+R=$1; W=$2; shift 2
+while [ "$1" != "--" ]; do
+  if [ "$1" = rw ]; then mount --bind "$2" "$R$3"; else mount --rbind -o ro "$2" "$R$3"; fi
+  shift 3
+done
+shift
+exec chroot "$R" setpriv --no-new-privs --bounding-set=-all --inh-caps=-all -- \\
+  env --chdir="$W" "$@"
+"""
+
+
 class SandboxError(Exception):
     """The sandbox cannot be used (at start) or a job does not fit it."""
 
@@ -95,6 +113,8 @@ class Sandbox:
     tmp_dir: str
     binds: tuple[str, ...] = DEFAULT_BINDS
     unshare: str = "unshare"
+    pump_binds: tuple[str, ...] = PUMP_BINDS
+    search_path: str = "/usr/bin:/bin"  # the daemon's PATH: where compilers are found
 
     @property
     def mount_point(self) -> str:
@@ -110,9 +130,24 @@ class Sandbox:
             raise SandboxError(f"{cwd}: no job directory")
         return top + first
 
+    def find(self, program: str) -> str:
+        """The server path of ``program`` (on ``search_path`` unless absolute; an absolute
+        one missing here is looked for by its base name, as distcc's ``dcc_execvp``).
+        Raises ``CompilerMissing``: inside the sandbox ``env`` would only say 127."""
+        name = program
+        if "/" in program:
+            if os.path.isfile(program) and os.access(program, os.X_OK):
+                return program
+            name = program.rsplit("/", 1)[-1]
+        found = shutil.which(name, path=self.search_path) if name else None
+        if found is None:
+            raise CompilerMissing(program)
+        return os.path.abspath(found)
+
     def wrap(self, argv: list[str], cwd: str) -> list[str]:
         """``argv`` to run in the sandbox, in ``cwd`` (which must be in a job directory)."""
         binds = list(self.binds)
+        argv = [self.find(argv[0]), *argv[1:]]
         program = argv[0]
         if program.startswith("/"):
             where = os.path.dirname(program)
@@ -134,6 +169,35 @@ class Sandbox:
             *binds,
             "--",
             *argv,
+        ]
+
+    def wrap_root(self, argv: list[str], layout: Layout) -> list[str]:
+        """``argv`` (the client's, ``argv[0]`` aside) run chrooted in a pump job's root."""
+        mounts: list[str] = []
+        for m in layout.mounts:
+            mounts += ["rw" if m.writable else "ro", m.source, m.target]
+        return [
+            self.unshare,
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "--net",
+            "/bin/sh",
+            "-c",
+            CHROOT_SCRIPT,
+            "distccd-sandbox",
+            layout.root,
+            layout.cwd,
+            *mounts,
+            "--",
+            "-u",
+            "LD_PRELOAD",
+            "-u",
+            "LD_LIBRARY_PATH",
+            f"PATH={layout.path}",
+            f"TMPDIR={TMP_DIR}",
+            layout.program,
+            *argv[1:],
         ]
 
     def prepare(self) -> None:

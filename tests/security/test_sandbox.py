@@ -16,6 +16,7 @@ Skipped where the kernel does not allow user namespaces (checked with ``unshare`
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from common.protocol import Reader, read_reply, request_v12
+from daemon.runner import CompilerMissing
 from daemon.sandbox import Sandbox
 from tests.daemon.helpers import Daemon, free_port, wait_for
 from tests.daemon.pumphelpers import Entry, v3_request
@@ -71,14 +73,16 @@ def secret(tmp_path: Path) -> Path:
     return path
 
 
-def test_wrap_is_pure_and_keeps_the_job_path() -> None:
-    box = Sandbox("/srv/tmp")
+def test_wrap_finds_the_compiler_and_keeps_the_job_path() -> None:
+    box = Sandbox("/srv/tmp", search_path=os.environ.get("PATH", "/usr/bin"))
     argv = box.wrap(["gcc", "-c", "x.i"], "/srv/tmp/distccd_ab/root/home/u")
-    assert argv[-4:] == ["--", "gcc", "-c", "x.i"]
+    assert argv[-4:] == ["--", shutil.which("gcc"), "-c", "x.i"]
     assert "/srv/tmp/distccd_ab" in argv and "/srv/tmp/distccd-sandbox" in argv
     assert "--net" in argv and "--user" in argv
     with pytest.raises(Exception, match="not inside"):
         box.wrap(["gcc"], "/etc")
+    with pytest.raises(CompilerMissing):  # status 110, as unsandboxed (not env's 127)
+        box.wrap(["zz-no-such-cc"], "/srv/tmp/distccd_ab")
 
 
 def test_plain_objects_identical_and_incbin_cannot_read_the_server(
@@ -118,7 +122,12 @@ def test_pump_objects_identical_and_unshipped_headers_unreadable(
         ("file", "/home/u/p/m.c", src.encode()),
         ("file", "/home/u/p/h.h", b"#define H 3\n"),
     ]
-    entries.append(("link", "/usr/include", "../" * 25 + "usr/include"))
+    # The stock include server's links to the server's own default directories.
+    gcc_include = subprocess.run(
+        ["gcc", "-print-file-name=include"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    for d in ("/usr/include", os.path.realpath(gcc_include)):
+        entries.append(("link", d, "../" * 25 + d.lstrip("/")))
     argv = ["gcc", "-g", "-O2", "-MD", "-c", "m.c", "-o", "m.o"]
     a, b = _v3(plain, "/home/u/p", argv, entries), _v3(boxed, "/home/u/p", argv, entries)
     assert a is not None and b is not None
