@@ -77,7 +77,14 @@ TMP_DIR = RESERVED + "/tmp"
 DEP_FILE = RESERVED + "/deps.d"
 OVERLAYS = "overlays"
 _INCLUDE_MEANINGS = frozenset(
-    {Meaning.INCLUDE_DIR, Meaning.QUOTE_DIR, Meaning.SYSTEM_DIR, Meaning.AFTER_DIR}
+    {
+        Meaning.INCLUDE_DIR,
+        Meaning.QUOTE_DIR,
+        Meaning.SYSTEM_DIR,
+        Meaning.AFTER_DIR,
+        Meaning.WITH_PREFIX,
+        Meaning.WITH_PREFIX_BEFORE,
+    }
 )
 
 
@@ -97,13 +104,29 @@ class Layout:
     path: str  # PATH inside
 
 
-def include_dirs(job: CompileJob, cwd: str) -> list[str]:
-    """The client's own include directories (``-I`` & co.), as absolute client paths."""
-    out = []
+def job_dirs(job: CompileJob, cwd: str) -> tuple[list[str], list[str]]:
+    """(include directories, toolchain directories) the job's options name, as absolute
+    client paths: ``-I`` & co. (``=dir`` taken as ``dir``; ``-iprefix`` joined with
+    ``-iwithprefix``), and ``-B``, ``--gcc-toolchain``, ``-resource-dir``..."""
+    include: list[str] = []
+    toolchain: list[str] = []
+    prefix = ""
     for po in job.options:
-        if po.spec.meaning in _INCLUDE_MEANINGS and po.value:
-            out.append(os.path.normpath(os.path.join(cwd, po.value)))
-    return out
+        meaning, value = po.spec.meaning, po.value
+        if not value:
+            continue
+        if meaning == Meaning.PREFIX:
+            prefix = value
+            continue
+        if meaning in (Meaning.WITH_PREFIX, Meaning.WITH_PREFIX_BEFORE):
+            value = prefix + value
+        elif value.startswith("="):
+            value = value[1:] or "/"
+        if meaning in _INCLUDE_MEANINGS:
+            include.append(os.path.normpath(os.path.join(cwd, value)))
+        elif meaning == Meaning.TOOLCHAIN:
+            toolchain.append(os.path.normpath(os.path.join(cwd, value)))
+    return include, toolchain
 
 
 def build(
@@ -114,10 +137,13 @@ def build(
     binds: Sequence[str],
     search_dirs: Iterable[str],
     search_path: str,
+    toolchain_dirs: Iterable[str] = (),
 ) -> Layout:
     """The layout of a complete root; ``program`` is the compiler's server path (found
     by the caller), ``search_dirs`` the job's include directories (the compiler's
-    defaults and the client's own).  Raises ``BadName`` to refuse the job."""
+    defaults and the client's own), ``toolchain_dirs`` those of ``-B`` & co., which must
+    be the server's (gcc reads a ``specs`` file, which can run any program, from a
+    ``-B`` directory).  Raises ``BadName`` to refuse the job."""
     root = mirror.root
     binds = _with_compiler(binds, program)
     dir_binds = [b for b in binds if os.path.isdir(b) and not os.path.islink(b)]
@@ -129,6 +155,10 @@ def build(
         raise BadName(f"{RESERVED} is reserved for the daemon")
     mirror.make_dir(TMP_DIR)
     overlays = _overlays(mirror, job_dir, dir_binds, search_dirs, {t for _, t in delegated})
+    covers = [m.target for m in overlays] + [t for _, t in delegated]
+    for d in toolchain_dirs:
+        if not _covered(d, dir_binds) or _covered(d, covers):
+            raise BadName(f"{d}: a toolchain option naming the client's files, not the toolchain")
     mounts = [_toolchain_mount(mirror, b) for b in binds]
     mounts.append(_dev_null(mirror))
     extra = [Mount(s, t) for s, t in delegated] + overlays

@@ -352,14 +352,16 @@ def run_pump_compile(
 
         def wrap(argv: list[str], cwd: str) -> list[str]:
             assert sandbox is not None
+            include, toolchain = chroot.job_dirs(request.job, request.cwd)
             layout = chroot.build(
                 space.mirror,
                 space.job_dir,
                 request.cwd,
                 sandbox.find(argv[0]),
                 sandbox.pump_binds,
-                (*request.facts.include_dirs, *chroot.include_dirs(request.job, request.cwd)),
+                (*request.facts.include_dirs, *include),
                 sandbox.search_path,
+                toolchain,
             )
             return sandbox.wrap_root(argv, layout)
 

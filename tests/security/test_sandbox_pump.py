@@ -5,10 +5,12 @@
   compile's, with gcc and with clang;
 - what the compiler sees: the client's cwd and tree at the client's paths, the
   toolchain, and no ``/usr/include`` nor other header directory of the server;
-- a header the client did not ship (``zlib.h`` in ``/usr/include``, ``jni.h`` in an
-  ``-I`` directory inside ``/usr/lib``) is found unsandboxed and not sandboxed;
-- a client file that would stand in for a toolchain program or library is refused
-  (protocol 3: connection closed and a log line; native: ``ERRR``);
+- a header the client did not ship is not found: ``zlib.h`` in ``/usr/include`` (found
+  unsandboxed), ``jni.h`` in an ``-I`` directory inside the ``/usr/lib`` bind;
+- a client file that would stand in for a toolchain program or library, or a
+  ``--prefix=`` (gcc's ``-B``, which the daemon refuses anyway) that would make gcc read
+  a client's ``specs`` file, is refused (protocol 3: connection closed and a log line;
+  native: ``ERRR``);
 - a compiler that does not exist gives distcc's status 110 with and without the sandbox.
 
 Skipped where the kernel does not allow user namespaces.
@@ -229,6 +231,7 @@ def test_shadowing_the_toolchain_is_refused(start_daemon: StartDaemon) -> None:
         (NEntry("F", f"/usr/lib/{triple}/libzz.so.1", evil), []),
         (NEntry("F", cc1, evil), [f"-I{os.path.dirname(cc1)}"]),
         (NEntry("F", "/dev/null", evil), []),
+        (NEntry("F", "/home/u/specs", b"*invoke_as:\nsh -c owned\n\n"), ["--prefix=/home/u/"]),
         (NEntry("L", "/usr/lib", target="/home/u"), []),
     ):
         reply = native_compile(daemon, "/home/u", [*argv[:1], *more, *argv[1:]], [source, extra])
