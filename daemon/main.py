@@ -285,7 +285,11 @@ def _sandbox(config: Config, tmp_dir: str, env: dict[str, str]) -> Sandbox | Non
     )
     problem = sandbox.probe()
     if problem is None:
-        log.info("sandbox: compilers run in namespaces, binds %s", " ".join(sandbox.binds))
+        log.info(
+            "sandbox: compilers run in namespaces; toolchain for plain jobs %s, pump jobs %s",
+            " ".join(sandbox.binds),
+            " ".join(sandbox.pump_binds),
+        )
         return sandbox
     if config.sandbox_optional:
         log.warning("--sandbox: %s; running compilers UNSANDBOXED (--sandbox-optional)", problem)

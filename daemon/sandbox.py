@@ -1,39 +1,50 @@
-"""``distccd --sandbox``: run each compiler in a private root holding only the toolchain and
-its own job directory, with no network.
+"""``distccd --sandbox``: run each compiler in private user, mount and network namespaces,
+chrooted, without capabilities.
 
-How: the compiler's argv is prefixed (``Sandbox.wrap``) so that it starts as
+How: the compiler's argv is prefixed so that it starts as
 
     unshare --user --map-root-user --mount --net  /bin/sh -c SCRIPT ...  -- COMPILER ARGS
 
-``SCRIPT`` runs inside fresh user, mount and network namespaces (util-linux ``unshare``;
-unprivileged user namespaces must be allowed, as they are on current Debian/Ubuntu
-kernels, and no setuid helper is involved).  It mounts a tmpfs on ``<TMPDIR>/distccd-
-sandbox`` (each namespace gets its own, so jobs never see each other's), bind-mounts the
-toolchain directories into it *read-only* at their own paths (``/usr`` and the ``/lib*``
-links by default, ``--sandbox-bind DIR`` for more, and the directory of an absolute
-compiler), bind-mounts the job directory read-write at its own path, a ``/dev/null``
-and a private ``/tmp``; then ``chroot``s into it and drops every capability
-(``setpriv --bounding-set=-all --no-new-privs``) before ``exec``ing the compiler in the
-job's working directory.  Every step ``exec``s the next, so the compiler keeps the pid
-the daemon started, its process group, its exit status and its death signal.
+``SCRIPT`` runs inside the fresh namespaces (util-linux ``unshare``; unprivileged user
+namespaces must be allowed, as they are on current Debian/Ubuntu kernels, and no setuid
+helper is involved), makes its mounts (each namespace has its own: jobs never see each
+other's), ``chroot``s and drops every capability (``setpriv --bounding-set=-all
+--no-new-privs``) before ``exec``ing the compiler.  Every step ``exec``s the next, so the
+compiler keeps the pid the daemon started, its process group, its exit status and its
+death signal.  The network namespace has only a down loopback.  Two layouts:
 
-What the compiler then sees: the toolchain, and the job's directory at the same path as
-without the sandbox (so objects are byte-identical to unsandboxed ones: mirror-root paths
-and ``-ffile-prefix-map`` work unchanged).  It cannot read a header the client did not
-ship (``#include "../../../etc/x"`` climbing out of the mirror root, ``.incbin
-"/etc/shadow"``), cannot write outside its job, cannot open a socket to anything (the
-network namespace has only a down loopback), and cannot ``chroot`` back out (no
-capabilities).
+- pump jobs (protocol 3, native; ``wrap_root``): the job's mirror root *is* the
+  compiler's ``/`` (daemon/chroot.py builds the ``Layout``: toolchain directories bound
+  read-only, include directories inside them covered by the client's copies, the
+  stock include server's links to the server's own system directories bound).  The
+  compiler runs the client's argv in the client's cwd and sees the client's paths, so
+  objects, ``__FILE__`` and ``.d`` files are a local compile's without any prefix map;
+  it sees no header the client did not ship (no ``/usr/include``, no ``/usr/local``);
+- plain jobs (protocols 1 and 2, a ``.i`` in a job directory; ``wrap``): a tmpfs on
+  ``<TMPDIR>/distccd-sandbox`` holds the toolchain read-only (``/usr`` and the ``/lib*``
+  links, ``--sandbox-bind`` directories), the job directory read-write at its own path,
+  ``/dev/null`` and a private ``/tmp``; the compiler runs in its job directory as
+  without the sandbox, so objects are byte-identical.
 
-Invariants: ``wrap`` is pure (it only builds an argv); the job directory is the first
-component of the compiler's working directory below ``tmp_dir`` (true of both the plain
-and the pump job layouts), and a working directory outside ``tmp_dir`` is refused.
-``probe`` is the one place that runs anything: the daemon calls it once at start, after
-dropping root, and refuses to start with ``--sandbox`` when it fails, unless
-``--sandbox-optional`` says to run unsandboxed (with a warning).
+Either way it cannot read files of the server outside the toolchain (``.incbin
+"/etc/shadow"``, an ``#include`` climbing out of the mirror root), cannot write outside
+its job, cannot open a socket, and cannot ``chroot`` back out.
+
+The compiler is looked up here, on the daemon's ``PATH`` (``find``), and started by its
+absolute path: one that is not found raises ``CompilerMissing``, which daemon/runner.py
+turns into distcc's "failed to exec" line and status 110, as without the sandbox (inside,
+``env`` could only say 127); and a ``PATH`` entry inside a pump root could name a
+client's file.
+
+Invariants: ``wrap`` and ``wrap_root`` only build an argv (``find`` reads the file
+system); in the plain layout the job directory is the first component of the
+compiler's working directory below ``tmp_dir`` (a working directory outside ``tmp_dir``
+is refused).  ``probe`` is the one place that runs anything: the daemon calls it once at
+start, after dropping root, and refuses to start with ``--sandbox`` when it fails,
+unless ``--sandbox-optional`` says to run unsandboxed (with a warning).
 
 Vocabulary: *toolchain binds* are the read-only directories; the *mount point* is the
-empty directory each namespace mounts its private root on.
+empty directory each plain job's namespace mounts its private root on.
 """
 
 from __future__ import annotations
