@@ -223,8 +223,13 @@ class Sandbox:
         except OSError as exc:
             return f"cannot prepare {self.mount_point}: {exc.strerror}"
         try:
+            argv = self.wrap(["true"], job)
+        except CompilerMissing:
+            shutil.rmtree(job, ignore_errors=True)
+            return f"cannot find true on {self.search_path}"
+        try:
             done = subprocess.run(
-                self.wrap(["true"], job),
+                argv,
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 timeout=PROBE_TIMEOUT,

@@ -128,6 +128,45 @@ def test_native_objects_equal_local(
     _idle(daemon)
 
 
+@pytest.mark.parametrize("compiler", ["g++", "clang++"])
+def test_native_cxx_objects_equal_local(
+    start_daemon: StartDaemon, tmp_path: Path, compiler: str
+) -> None:
+    """libstdc++'s headers (and clang's search for them next to the GCC it finds)."""
+    _needs(compiler)
+    daemon = start_daemon(*BOX)
+    project = tmp_path / "cxx"
+    project.mkdir()
+    (project / "v.cc").write_text(
+        "#include <vector>\n#include <string>\n#include <cstdio>\n"
+        "int main() { std::vector<std::string> v{__FILE__};\n"
+        '  std::printf("%s\\n", v[0].c_str()); return 0; }\n'
+    )
+    argv = [compiler, "-g", "-O2", "-c", str(project / "v.cc"), "-o", "v.o", "-MD"]
+    reply = native_compile(daemon, str(project), argv, closure(project, [compiler, "-O2", "v.cc"]))
+    assert reply.error is None and reply.status == 0, reply.stderr
+    subprocess.run(argv, cwd=project, check=True)
+    assert reply.obj == (project / "v.o").read_bytes()
+    assert reply.dotd == (project / "v.d").read_bytes()
+    assert str(project / "v.cc").encode() in reply.obj  # __FILE__, an absolute source
+    _idle(daemon)
+
+
+def test_native_split_dwarf(start_daemon: StartDaemon, project: Path) -> None:
+    daemon = start_daemon(*BOX)
+    inc = f"-I{project.parent}/inc"
+    argv = ["gcc", "-g", "-O2", "-gsplit-dwarf", inc, "-c", "hello.c", "-o", "out/hello.o"]
+    (project / "out").mkdir()
+    reply = native_compile(
+        daemon, str(project), argv, closure(project, ["gcc", "-O2", inc, "hello.c"])
+    )
+    assert reply.status == 0, reply.stderr
+    subprocess.run(argv, cwd=project, check=True)
+    assert reply.obj == (project / "out" / "hello.o").read_bytes()
+    assert reply.dwo == (project / "out" / "hello.dwo").read_bytes()
+    _idle(daemon)
+
+
 def test_protocol_3_with_the_stock_links(start_daemon: StartDaemon, project: Path) -> None:
     """As the stock include server ships it: the files, and for each default directory
     a link climbing to the server's own (the client delegates those to the server)."""
