@@ -18,6 +18,9 @@ Invariants (the daemon's promise never to write outside a job's directory):
 - ``verify_links`` re-checks every link with ``realpath`` once the root is complete, so
   chains of links (``a -> b/..``, ``b -> /``) cannot escape either.
 
+Under ``distccd --sandbox`` the root then becomes the compiler's ``/`` (daemon/chroot.py,
+with the few methods below "sandbox layout" that walk it the same way).
+
 Vocabulary: *client path* is a path in the client's namespace; *server path* is where it
 is on this machine (``root + client path``).
 """

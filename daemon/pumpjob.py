@@ -11,7 +11,10 @@ native protocol (daemon/native.py: files by digest).  The order of a job:
 3. entries are received into the root, every name validated (daemon/names.py); a bad
    name or a link leaving the root closes the connection (stock wire behaviour) with a
    log line; links are checked again with ``realpath`` when the root is complete;
-4. the command is re-rooted (daemon/reroot.py) and run in ``root + cwd``;
+4. the command is re-rooted (daemon/reroot.py) and run in ``root + cwd``; under
+   ``distccd --sandbox`` it keeps the client's paths instead and runs chrooted in the
+   root, in the client's cwd (daemon/chroot.py, daemon/sandbox.py), so that steps 5 and 6
+   find nothing to rewrite;
 5. on success the object (and ``.dwo``) are checked for the root string: with the prefix
    map there is normally none; if there is, ``objrewrite`` rewrites it away, and if any is
    still left the job *fails* (status 100<<8 and a message: the client compiles locally
