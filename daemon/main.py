@@ -40,6 +40,9 @@ from daemon.transport import PipeConnection, SocketConnection, peer_name
 log = logging.getLogger(__name__)
 
 DEFAULT_IO_TIMEOUT = 300
+# A connection silent this long mid-request gives its place to a newcomer when all are
+# taken (daemon/server.py); half of DISTCC_IO_TIMEOUT when that is shorter.
+EVICT_AFTER = 10.0
 COMPILER_ENV_DROPPED = ("DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES")
 
 
@@ -247,6 +250,7 @@ def _serve(config: Config) -> int:
         lifetime=config.lifetime,
         no_fork=config.no_fork,
         max_connections=max(64, 8 * config.jobs),
+        evict_after=min(EVICT_AFTER, io_timeout / 2),
         clock=time.monotonic,
     )
     server.install_signal_handlers()
