@@ -31,6 +31,7 @@ from daemon.allowlist import CompilerPolicy
 from daemon.job import JobContext, serve
 from daemon.options import Config, OptionError, parse, usage_text, version_text
 from daemon.privileges import PrivilegeError, discard_root
+from daemon.results import DEFAULT_MAX_BYTES as RESULTS_MAX_BYTES
 from daemon.sandbox import DEFAULT_BINDS, Sandbox
 from daemon.server import Server, bind_listener, detach, remove_pid_file, write_pid_file
 from daemon.stats import Stats
@@ -98,6 +99,16 @@ def _store_size(env: dict[str, str]) -> int:
         return DEFAULT_MAX_BYTES
     if not text.isdigit():
         raise _Exit(ExitCode.BAD_ARGUMENTS, f"Bad DISTCCD_STORE_SIZE value: {text}")
+    return int(text) << 20
+
+
+def _result_cache_size(env: dict[str, str]) -> int:
+    """``DISTCCD_RESULT_CACHE_SIZE``: the result cache's bound in MiB (default 256, 0 off)."""
+    text = env.get("DISTCCD_RESULT_CACHE_SIZE", "")
+    if not text:
+        return RESULTS_MAX_BYTES
+    if not text.isdigit():
+        raise _Exit(ExitCode.BAD_ARGUMENTS, f"Bad DISTCCD_RESULT_CACHE_SIZE value: {text}")
     return int(text) << 20
 
 
@@ -215,6 +226,7 @@ def _serve(config: Config) -> int:
         job_lifetime=config.job_lifetime,
         save_temps=env.get("DISTCC_SAVE_TEMPS") == "1",
         store_max_bytes=_store_size(env),
+        result_cache_max_bytes=_result_cache_size(env),
     )
     if inetd:
         return _serve_inetd(ctx, acl if check_peer else None, io_timeout)
