@@ -58,11 +58,13 @@ from common.protocol import (
     compresses,
     reply_packets,
 )
-from daemon import chroot, native, pumpjob, runner
+from daemon import chroot, native, pumpjob, results, runner
 from daemon.allowlist import CompilerPolicy, Refusal
 from daemon.command import Refused, ServerCommand, prepare
 from daemon.names import BadName
 from daemon.options import NOTICE
+from daemon.results import DEFAULT_MAX_BYTES as DEFAULT_RESULTS_BYTES
+from daemon.results import RESULTS_NAME, ResultCache, TimeMacros
 from daemon.sandbox import Sandbox
 from daemon.stats import Result, Stats
 from daemon.store import DEFAULT_MAX_BYTES, STORE_NAME, OwnFiles, Store
@@ -99,12 +101,26 @@ class JobContext:
     sandbox: Sandbox | None = None  # --sandbox: pump jobs run chrooted in their root
     store_max_bytes: int = DEFAULT_MAX_BYTES
     own_files: OwnFiles = field(default_factory=OwnFiles)  # digests of system headers
+    result_cache_max_bytes: int = DEFAULT_RESULTS_BYTES
+    time_macros: TimeMacros = field(default_factory=TimeMacros)
     _store: Store | None = None
+    _results: ResultCache | None = None
     _store_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         if self.prober is None:
             self.prober = Prober(self.env)
+
+    def result_cache(self) -> ResultCache | None:
+        """Replies of finished native jobs (daemon/results.py); None when disabled."""
+        if self.result_cache_max_bytes <= 0:
+            return None
+        with self._store_lock:
+            if self._results is None:
+                self._results = ResultCache(
+                    os.path.join(self.tmp_dir, RESULTS_NAME), self.result_cache_max_bytes
+                )
+            return self._results
 
     def content_store(self) -> Store:
         """The content store under TMPDIR, made on first use (native protocol)."""
@@ -149,6 +165,7 @@ class Outcome:
     ret: int = 0
     compiler: str = ""
     source: str = ""
+    cached: bool = False  # the reply of an identical earlier job (daemon/results.py)
 
 
 def serve(conn: Connection, ctx: JobContext) -> Outcome:
@@ -191,6 +208,8 @@ def summary(peer: str, outcome: Outcome, elapsed: float) -> str:
     )
     if outcome.result in (Result.COMPILE_OK, Result.COMPILE_ERROR):
         line += f" {outcome.compiler} {outcome.source}"
+    if outcome.cached:
+        line += " (cached result)"
     return line
 
 
@@ -281,6 +300,23 @@ def _serve_native(conn: Connection, ctx: JobContext, reader: Reader, outcome: Ou
         _refuse(conn, f"bad request: {exc}")
         raise
     store = ctx.content_store()
+    cache, key = ctx.result_cache(), None
+    if cache is not None:
+        key = results.job_key(
+            sandboxed=ctx.sandbox is not None,
+            program=request.program,
+            search_path=ctx.env.get("PATH", os.defpath),
+            argv=argv,
+            cwd=cwd,
+            entries=entries,
+        )
+        cached = cache.get(key) if key else None
+        if cached is not None:
+            conn.send(native.need_packets(native.Plan()) + cached)
+            log.info("native job: %d entries, the reply of an identical job", len(entries))
+            outcome.cached = True
+            _record(outcome, 0, runner.Ended.EXITED)
+            return
     digests = [e.digest for e in entries if e.digest]
     with store.pinned(digests):
         plan = native.plan(entries, store, ctx.own_files, request.facts.include_dirs)
@@ -315,12 +351,23 @@ def _serve_native(conn: Connection, ctx: JobContext, reader: Reader, outcome: Ou
             except _Abort as exc:
                 _refuse(conn, str(exc))
                 raise
-            conn.send(
-                native.reply_packets(
-                    done.status, done.stderr, done.stdout, done.obj, done.dotd, done.dwo
-                )
+            reply = native.reply_packets(
+                done.status, done.stderr, done.stdout, done.obj, done.dotd, done.dwo
             )
+            conn.send(reply)
             _record(outcome, done.status, done.ended)
+            if cache is not None and key and done.status == 0 and not _capture.lines:
+                shipped = plan.system_mismatch
+                files = [
+                    (
+                        e.digest,
+                        space.mirror.server_path(e.path) if e.kind == "F" or shipped else e.path,
+                    )
+                    for e in entries
+                    if e.digest
+                ]
+                if not ctx.time_macros.any_in(files):
+                    cache.put(key, reply)
         finally:
             space.remove(ctx.save_temps)
 

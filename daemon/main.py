@@ -32,6 +32,7 @@ from daemon.chroot import PUMP_BINDS
 from daemon.job import JobContext, serve
 from daemon.options import Config, OptionError, parse, usage_text, version_text
 from daemon.privileges import PrivilegeError, discard_root
+from daemon.results import DEFAULT_MAX_BYTES as RESULTS_MAX_BYTES
 from daemon.sandbox import DEFAULT_BINDS, Sandbox
 from daemon.server import Server, bind_listener, detach, remove_pid_file, write_pid_file
 from daemon.stats import Stats
@@ -41,6 +42,9 @@ from daemon.transport import PipeConnection, SocketConnection, peer_name
 log = logging.getLogger(__name__)
 
 DEFAULT_IO_TIMEOUT = 300
+# A connection silent this long mid-request gives its place to a newcomer when all are
+# taken (daemon/server.py); half of DISTCC_IO_TIMEOUT when that is shorter.
+EVICT_AFTER = 10.0
 COMPILER_ENV_DROPPED = ("DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES")
 
 
@@ -96,6 +100,16 @@ def _store_size(env: dict[str, str]) -> int:
         return DEFAULT_MAX_BYTES
     if not text.isdigit():
         raise _Exit(ExitCode.BAD_ARGUMENTS, f"Bad DISTCCD_STORE_SIZE value: {text}")
+    return int(text) << 20
+
+
+def _result_cache_size(env: dict[str, str]) -> int:
+    """``DISTCCD_RESULT_CACHE_SIZE``: the result cache's bound in MiB (default 256, 0 off)."""
+    text = env.get("DISTCCD_RESULT_CACHE_SIZE", "")
+    if not text:
+        return RESULTS_MAX_BYTES
+    if not text.isdigit():
+        raise _Exit(ExitCode.BAD_ARGUMENTS, f"Bad DISTCCD_RESULT_CACHE_SIZE value: {text}")
     return int(text) << 20
 
 
@@ -215,6 +229,7 @@ def _serve(config: Config) -> int:
         job_lifetime=config.job_lifetime,
         save_temps=env.get("DISTCC_SAVE_TEMPS") == "1",
         store_max_bytes=_store_size(env),
+        result_cache_max_bytes=_result_cache_size(env),
     )
     if inetd:
         return _serve_inetd(ctx, acl if check_peer else None, io_timeout)
@@ -250,6 +265,7 @@ def _serve(config: Config) -> int:
         lifetime=config.lifetime,
         no_fork=config.no_fork,
         max_connections=max(64, 8 * config.jobs),
+        evict_after=min(EVICT_AFTER, io_timeout / 2),
         clock=time.monotonic,
     )
     server.install_signal_handlers()

@@ -4,8 +4,13 @@ Concurrency model: one accept loop (the main thread) that never blocks on a job;
 accepted connection gets a thread that reads the request and runs ``daemon.job.serve``.
 Compilers are bounded by the job slots (``--jobs``) inside the job, so requests keep
 being read while compiles queue; connections themselves are bounded by
-``max_connections`` (beyond it a connection is closed at once and counted as
-REJ_OVERLOAD).  ``--no-fork`` serves each connection in the accept loop itself.
+``max_connections``.  When every place is taken, a new connection evicts the one that has
+been silent longest in the middle of its request, if that silence has lasted
+``evict_after`` seconds (a client that connects and sends nothing would otherwise hold
+its place for the whole DISTCC_IO_TIMEOUT, and 64 of them would starve the daemon);
+connections that are compiling or waiting for a job slot are never evicted.  With no
+such connection the new one is closed at once and counted as REJ_OVERLOAD.
+``--no-fork`` serves each connection in the accept loop itself.
 
 Shutdown (SIGTERM, SIGINT, ``--lifetime`` expiry): stop accepting, close the listeners,
 SIGTERM every running compiler's process group, give job threads a moment to clean their
@@ -72,6 +77,7 @@ class Server:
         lifetime: float = 0.0,
         no_fork: bool = False,
         max_connections: int = 256,
+        evict_after: float = 10.0,
         clock: Callable[[], float],
     ) -> None:
         self.listener = listener
@@ -82,6 +88,7 @@ class Server:
         self.lifetime = lifetime
         self.no_fork = no_fork
         self.max_connections = max_connections
+        self.evict_after = evict_after
         self.clock = clock
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
@@ -89,6 +96,7 @@ class Server:
         self._stop = False
         self._signal = 0
         self._sockets: set[socket.socket] = set()  # open client connections
+        self._connections: set[SocketConnection] = set()  # the same, once wrapped
 
     # -------------------------------------------------------------- control
 
@@ -176,7 +184,7 @@ class Server:
             return
         with self._lock:
             busy = len(self._threads) >= self.max_connections
-        if busy:
+        if busy and not self._evict_idle(peer):
             log.error("%s: too many connections (%d), dropped", peer, self.max_connections)
             self.ctx.stats.record(Result.REJ_OVERLOAD, self.clock())
             sock.close()
@@ -186,11 +194,39 @@ class Server:
             self._threads.add(thread)
         thread.start()
 
+    def _evict_idle(self, newcomer: str) -> bool:
+        """Shut down the connection silent longest mid-request, if it has been silent for
+        ``evict_after`` seconds; True if one was.  Its own thread then fails its read,
+        cleans up and logs the job as usual."""
+        now = self.clock()
+        with self._lock:
+            waiting = [
+                (since, conn)
+                for conn in self._connections
+                if (since := conn.waiting_since) is not None and now - since >= self.evict_after
+            ]
+            if not waiting:
+                return False
+            since, victim = min(waiting, key=lambda pair: pair[0])
+            self._connections.discard(victim)
+        log.error(
+            "%s: silent for %.1fs with every connection taken, closed for %s",
+            victim.peer,
+            now - since,
+            newcomer,
+        )
+        with contextlib.suppress(OSError):
+            victim.sock.shutdown(socket.SHUT_RDWR)
+        return True
+
     def _serve(self, sock: socket.socket, peer: str) -> None:
+        conn: SocketConnection | None = None
         with self._lock:
             self._sockets.add(sock)
         try:
-            conn = SocketConnection(sock, peer, self.io_timeout)
+            conn = SocketConnection(sock, peer, self.io_timeout, self.clock)
+            with self._lock:
+                self._connections.add(conn)
             try:
                 serve(conn, self.ctx)
             finally:
@@ -201,6 +237,8 @@ class Server:
             with self._lock:
                 self._threads.discard(threading.current_thread())
                 self._sockets.discard(sock)
+                if conn is not None:
+                    self._connections.discard(conn)
 
     # -------------------------------------------------------------- stats page
 

@@ -8,27 +8,64 @@ compiler's pidfd, so a vanished client is noticed at once, not at the next write
 Invariants: reads and writes time out after ``io_timeout`` seconds (distcc's
 DISTCC_IO_TIMEOUT, default 300), surfacing as ``OSError``; data a client sends after its
 request is read and dropped (distcc logs it as a bug and carries on), so a chatty client
-cannot make the watch loop spin.
+cannot make the watch loop spin.  ``SocketConnection.waiting_since`` is the clock time at
+which the job started waiting for bytes that have not come yet (``None`` while it is not
+waiting on the client): the accept loop uses it to evict the longest-silent connection
+when every place is taken (daemon/server.py).
 """
 
 from __future__ import annotations
 
+import io
 import os
 import select
 import socket
+from collections.abc import Callable
 from typing import BinaryIO
 
 HANGUP = select.POLLHUP | select.POLLERR | select.POLLNVAL | getattr(select, "POLLRDHUP", 0)
 WATCH_EVENTS = select.POLLIN | HANGUP
 
 
+class _TimedReads(io.RawIOBase):
+    """The socket's receive side, noting when a read starts waiting and when it returns."""
+
+    def __init__(self, sock: socket.socket, clock: Callable[[], float]) -> None:
+        self._sock = sock
+        self._clock = clock
+        self.waiting_since: float | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        self.waiting_since = self._clock()
+        try:
+            return self._sock.recv_into(buffer)
+        finally:
+            self.waiting_since = None
+
+
 class SocketConnection:
-    def __init__(self, sock: socket.socket, peer: str, io_timeout: float) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        peer: str,
+        io_timeout: float,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        import time
+
         self.sock = sock
         self.peer = peer
         sock.settimeout(io_timeout)
-        self.rfile: BinaryIO = sock.makefile("rb", buffering=1 << 16)  # type: ignore[assignment]
+        self._reads = _TimedReads(sock, clock or time.monotonic)
+        self.rfile: BinaryIO = io.BufferedReader(self._reads, 1 << 16)
         self.watch_fd = sock.fileno()
+
+    @property
+    def waiting_since(self) -> float | None:
+        return self._reads.waiting_since
 
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)

@@ -165,10 +165,11 @@ class Daemon:
         wait_for(lambda: not any(self.tmp_dir.iterdir()), "job directories to be removed")
 
     def wait_idle_but_store(self) -> None:
-        """Until TMPDIR holds nothing but the content store."""
+        """Until TMPDIR holds nothing but the content store (and the result cache)."""
+        kept = {"distccd-store", "distccd-results"}
         try:
             wait_for(
-                lambda: all(p.name == "distccd-store" for p in self.tmp_dir.iterdir()),
+                lambda: all(p.name in kept for p in self.tmp_dir.iterdir()),
                 "job directories to be removed",
             )
         except AssertionError:

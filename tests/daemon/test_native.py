@@ -33,6 +33,7 @@ from common.protocol import (
     header,
     string_packet,
 )
+from daemon.results import RESULTS_NAME
 from daemon.store import STORE_NAME, digest_of
 from tests.daemon.helpers import Daemon
 from tests.daemon.pumphelpers import make_project
@@ -149,14 +150,17 @@ def test_round_trip_second_request_needs_nothing(start_daemon: StartDaemon, proj
     first = native_compile(daemon, str(project), argv, entries)
     assert first.error is None and first.status == 0, first.stderr
     assert len(first.needed) == 3  # hello.c, hello.h, inc.h: system headers are the server's
-    second = native_compile(daemon, str(project), argv, entries)
+    # Another command on the same files: compiled again, every file from the store.
+    third_argv = [*argv, "-DANOTHER"]
+    second = native_compile(daemon, str(project), third_argv, entries)
     assert second.needed == [] and second.status == 0
     subprocess.run(argv, cwd=project, check=True)
     assert first.obj == second.obj == (project / "hello.o").read_bytes()
     assert first.dotd == (project / "hello.d").read_bytes()
     assert first.dwo == b""
     daemon.wait_log("native job", 2)
-    assert [p.name for p in daemon.tmp_dir.iterdir()] == [STORE_NAME]
+    assert daemon.log_lines("identical job") == []
+    assert sorted(p.name for p in daemon.tmp_dir.iterdir()) == [RESULTS_NAME, STORE_NAME]
 
 
 def test_split_dwarf_returns_the_dwo(start_daemon: StartDaemon, project: Path) -> None:
@@ -229,8 +233,9 @@ def test_store_is_all_that_is_left(start_daemon: StartDaemon, project: Path) -> 
     assert bad.error
     daemon.wait_log("client: ", 3)
     daemon.wait_idle_but_store()
-    assert [p.name for p in daemon.tmp_dir.iterdir()] == [STORE_NAME]
+    assert sorted(p.name for p in daemon.tmp_dir.iterdir()) == [RESULTS_NAME, STORE_NAME]
     assert len(list((daemon.tmp_dir / STORE_NAME).rglob("*"))) == 4  # 2 dirs, 2 files
+    assert len(list((daemon.tmp_dir / RESULTS_NAME).iterdir())) == 1  # the good compile
 
 
 @pytest.mark.parametrize("flags", [["-g", "-O2", "-MD"], ["-g", "-MMD"]])

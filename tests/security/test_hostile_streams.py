@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import socket
+import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -227,4 +228,42 @@ def test_idle_clients_are_dropped_and_the_next_one_served(start_daemon: StartDae
     with daemon.connect() as sock:
         sock.sendall(request_v12(1, GOOD_ARGV, SOURCE))
         assert read_reply(Reader(sock.makefile("rb")), 1).status == 0
+    wait_for(lambda: not any(daemon.tmp_dir.iterdir()), "an empty TMPDIR")
+
+
+def _closed(sock: socket.socket) -> bool:
+    sock.setblocking(False)  # with a timeout set, recv would wait for it first
+    try:
+        return sock.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def test_silent_connections_cannot_starve_the_daemon(start_daemon: StartDaemon) -> None:
+    # --jobs 1: 64 connection places.  DISTCC_IO_TIMEOUT 8: silent ones are evicted after
+    # 4 s, when a newcomer needs a place; before that a newcomer is refused.
+    daemon = start_daemon(*ALLOW, "--jobs", "1", env={"DISTCC_IO_TIMEOUT": "8"})
+    idle = [daemon.connect() for _ in range(64)]
+    try:
+        for sock in idle:
+            sock.sendall(_dist(1))  # then silence, mid-request
+        daemon.wait_log("connection from", 64)
+        with daemon.connect() as sock:  # every place taken, nobody silent long enough
+            sock.sendall(request_v12(1, GOOD_ARGV, SOURCE))
+            wait_for(lambda: _closed(sock), "the refused connection closed")
+        daemon.wait_log("too many connections", 1)
+        assert daemon.log_lines("silent for") == []
+        time.sleep(4.2)
+        with daemon.connect() as sock:
+            sock.sendall(request_v12(1, GOOD_ARGV, SOURCE))
+            assert read_reply(Reader(sock.makefile("rb")), 1).status == 0
+        evicted = daemon.log_lines("silent for")
+        assert len(evicted) == 1, evicted
+        assert sum(_closed(sock) for sock in idle) == 1  # the other 63 are still held
+    finally:
+        for sock in idle:
+            sock.close()
+    daemon.wait_log("client: ", 65)
     wait_for(lambda: not any(daemon.tmp_dir.iterdir()), "an empty TMPDIR")

@@ -61,7 +61,8 @@ def _v3(daemon: Daemon, cwd: str, argv: list[str], entries: list):  # type: igno
 
 
 def _wait_idle(daemon: Daemon) -> None:
-    left = {"distccd-store", "distccd-sandbox"}  # the content store, the mount point
+    # the content store, the result cache, the mount point
+    left = {"distccd-store", "distccd-results", "distccd-sandbox"}
     wait_for(lambda: {p.name for p in daemon.tmp_dir.iterdir()} <= left, "an idle TMPDIR")
 
 
