@@ -4,7 +4,7 @@ For lua5.4 and redis (Debian's sources): every compile runs remotely in pump mod
 summary shows no fallback), and every object and every ``.d`` file is byte-identical to a
 local build of the same tree at the same path (built first, saved, then cleaned).
 Both our daemon's protocols are exercised: distcc's protocol 3 (``,cpp,lzo``) and the
-native one (``,native``).
+native one (``,native``); lua5.4 also with the daemons under ``--sandbox``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.daemons import Daemon
+from tests.security.test_sandbox import _namespaces_work
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "get.sh"
 
@@ -123,14 +124,39 @@ def test_pump_build_identical_to_local(
     workdir: Path,
     clean_env: dict[str, str],
 ) -> None:
+    _pump_build(project, opts, local_builds, tool_bin, workdir, clean_env, ())
+
+
+@pytest.mark.skipif(not _namespaces_work(), reason="no user namespaces here")
+@pytest.mark.parametrize("opts", [",cpp,lzo", ",native"], ids=["protocol3", "native"])
+def test_sandboxed_pump_build_identical_to_local(
+    opts: str,
+    local_builds: dict[str, tuple[Path, dict[str, bytes]]],
+    tool_bin: Path,
+    workdir: Path,
+    clean_env: dict[str, str],
+) -> None:
+    """``distccd --sandbox``: the compiler chrooted in the mirror root (daemon/chroot.py)."""
+    _pump_build("lua5.4", opts, local_builds, tool_bin, workdir, clean_env, ("--sandbox",))
+
+
+def _pump_build(
+    project: str,
+    opts: str,
+    local_builds: dict[str, tuple[Path, dict[str, bytes]]],
+    tool_bin: Path,
+    workdir: Path,
+    clean_env: dict[str, str],
+    extra: tuple[str, ...],
+) -> None:
     tree, local = local_builds[project]
     assert len([k for k in local if k.endswith(".o")]) >= 30
     clean(tree, project)
     for k in local:
         (tree / k).unlink(missing_ok=True)
 
-    d1 = Daemon(str(tool_bin / "distccd"), workdir, address="127.0.0.1", jobs=4)
-    d2 = Daemon(str(tool_bin / "distccd"), workdir, address="127.0.0.2", jobs=4)
+    d1 = Daemon(str(tool_bin / "distccd"), workdir, address="127.0.0.1", jobs=4, extra=extra)
+    d2 = Daemon(str(tool_bin / "distccd"), workdir, address="127.0.0.2", jobs=4, extra=extra)
     try:
         env = dict(clean_env)
         env["DISTCC_HOSTS"] = f"{d1.hostspec}/4{opts} {d2.hostspec}/4{opts}"
