@@ -28,6 +28,7 @@ from common.protocol import (
     DOTO,
     ERRR,
     FDIG,
+    HEADER_LEN,
     LINK,
     LIST,
     MDIR,
@@ -183,6 +184,18 @@ def _lz4(reader: Reader, token: bytes) -> bytes:
     return bytes(data)
 
 
+def _log_bytes(head: int, section: int, list_sent: int, files: int, file_bytes: int) -> None:
+    """Where a job's bytes went (``DISTCC_LOG``/``DISTCC_VERBOSE`` only: measuring the
+    protocol, e.g. bench/pump.py's client.log)."""
+    from client import log
+
+    log.info(
+        f"native bytes: head {head}, list {section} "
+        + (f"sent {list_sent}" if list_sent else "known")
+        + f", files {files} sent {file_bytes}"
+    )
+
+
 def run(
     conn: Connection,
     cwd: str,
@@ -198,15 +211,18 @@ def run(
     # include server's order may change when it recomputes a closure).
     section = entry_section(sorted(entries, key=lambda e: (e.path, e.kind)))
     conn.cork(True)
-    conn.send(request_head_by_list(cwd, argv, section))
+    head = request_head_by_list(cwd, argv, section)
+    conn.send(head)
     conn.cork(False)
     reader = Reader(conn)  # type: ignore[arg-type]
+    list_sent = 0
     if _read_token(reader, NEED):
         # The daemon has not seen this closure yet: send the section itself, once.
         if reader.read_string(DGST) != digest_of(section):
             raise ProtocolError("daemon asked for a list digest we did not offer")
         packed = lz4.frame.compress(section)
         conn.send(header(BLOB, len(packed)) + packed)
+        list_sent = HEADER_LEN + len(packed)
     needed = _read_token(reader, NEED)
     by_digest = {e.digest: e for e in entries if e.kind in ("F", "S")}
     wanted = [reader.read_string(DGST) for _ in range(min(needed, len(by_digest) + 1))]
@@ -226,6 +242,7 @@ def run(
     conn.cork(True)
     conn.send(b"".join(blobs))
     conn.cork(False)
+    _log_bytes(len(head), len(section), list_sent, len(blobs), sum(map(len, blobs)))
     done = _read_token(reader, DONE)
     if done != NATIVE_VERSION:
         raise ProtocolError(f"daemon answered version {done:#x}")
