@@ -464,6 +464,20 @@ def local_build(pristine: Path, project: str, jobs: int) -> dict[str, str]:
     return object_digests(tree)
 
 
+def exclusive(path: Path) -> object:
+    """One run at a time on this machine: every run uses the same tree, launchers and
+    daemon directories (and two runs would time each other), so a second one waits."""
+    import fcntl
+
+    f = open(path, "a")  # noqa: SIM115 (kept open: the lock lives as long as the file)
+    try:
+        fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        print(f"waiting for another benchmark run ({path})", flush=True)
+        fcntl.lockf(f, fcntl.LOCK_EX)
+    return f
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[1])
     ap.add_argument("--project", default="redis", choices=sorted(MAKE_ARGS))
@@ -477,6 +491,7 @@ def main() -> int:
     assert set(variants) <= set(VARIANTS), variants
     WORK.mkdir(parents=True, exist_ok=True)
     WORK.chmod(0o1777)
+    lock = exclusive(WORK / ".lock")  # noqa: F841 (held until exit)
     stock_pump = ensure_stock_pump() if "stock" in variants else STOCK_PUMP_DIR
     ours = make_launchers(WORK / "bin", pump=True)
     pristine = WORK / f"{args.project}-pristine"
