@@ -91,6 +91,7 @@ class Daemon:
         workdir: Path,
         address: str = "127.0.0.1",
         extra: tuple[str, ...] = (),
+        env_extra: dict[str, str] | None = None,
     ) -> None:
         self.address = address
         self.port = free_port(address)
@@ -101,6 +102,7 @@ class Daemon:
         self.log = self.tmp / "log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("DISTCC")}
         env["TMPDIR"] = str(self.tmp)
+        env.update(env_extra or {})
         self.proc = subprocess.Popen(
             [
                 binary,

@@ -16,8 +16,10 @@ What one run does, for every variant, on a fresh copy of the tree at the same pa
 4. ``pump --shutdown``, stop the daemons.
 
 Variants: ``stock`` (stock pump + stock ``distcc`` + two stock ``distccd``, hosts
-``,cpp,lzo``), ``native`` (our pump, client and daemons, hosts ``,native``) and ``p3``
-(ours with ``,cpp,lzo``: distcc's protocol 3).  Per build: wall time; client-side CPU
+``,cpp,lzo``), ``native`` (our pump, client and daemons, hosts ``,native``), ``p3``
+(ours with ``,cpp,lzo``: distcc's protocol 3) and ``native-nc`` (``native`` with the
+daemons' result cache off, ``DISTCCD_RESULT_CACHE_SIZE=0``: build 2 then compiles
+everything again, as stock does).  Per build: wall time; client-side CPU
 (``RUSAGE_CHILDREN`` of the build: make, every client, local steps such as linking) plus
 the include server's CPU (``/proc/<pid>/stat`` before and after); the daemons' CPU;
 bytes sent to the daemons (relay) and per TU; TUs (``.o`` files); remote pump-mode jobs
@@ -68,7 +70,7 @@ WORK = Path("/var/tmp/distcc-py-pumpbench")  # not /tmp: its file events cost wa
 RUNS = Path("/var/tmp/distcc-py-pumpbench-runs")
 MAKE_ARGS = {"redis": ["MALLOC=libc", "BUILD_TLS=no"], "lua5.4": ["linux"]}
 CLEAN = {"redis": "distclean", "lua5.4": "clean"}
-VARIANTS = ("stock", "native", "p3")
+VARIANTS = ("stock", "native", "p3", "native-nc")
 # redis's release.h embeds the build time unless this is set: every build the same.
 SOURCE_DATE_EPOCH = "1700000000"
 # The stock client's warnings (as counted by ../shared/anchors/anchor-build.sh).
@@ -246,7 +248,9 @@ class Variant:
         self.distcc = STOCK["distcc"] if self.stock else ours["distcc"]
         self.distccd = STOCK["distccd"] if self.stock else ours["distccd"]
         self.pump = str(stock_pump) if self.stock else ours["pump"]
-        self.opts = ",native" if name == "native" else ",cpp,lzo"
+        self.opts = ",native" if name.startswith("native") else ",cpp,lzo"
+        # native-nc: the daemons' result cache off (daemon/results.py), to show its share
+        self.daemon_env = {"DISTCCD_RESULT_CACHE_SIZE": "0"} if name == "native-nc" else {}
 
     def env(self) -> dict[str, str]:
         env = {
@@ -274,7 +278,7 @@ def run_variant(
     tree = copy_tree(pristine, WORK / project)
     extra = ("--log-level", "info") if v.stock else ()
     daemons = [
-        Daemon(v.distccd, 2, v.base / f"d{i}", address=a, extra=extra)
+        Daemon(v.distccd, 2, v.base / f"d{i}", address=a, extra=extra, env_extra=v.daemon_env)
         for i, a in enumerate(("127.0.0.1", "127.0.0.2"))
     ]
     relays = [Relay(d.address, (d.address, d.port)) for d in daemons]
@@ -395,7 +399,7 @@ def run_variant(
 
 # ------------------------------------------------------------------ report
 HEADER = (
-    f"{'variant':8s} {'rnd':>3s} {'b':>1s} {'rc':>3s} {'wall_s':>7s} {'cpu_s':>6s} "
+    f"{'variant':9s} {'rnd':>3s} {'b':>1s} {'rc':>3s} {'wall_s':>7s} {'cpu_s':>6s} "
     f"{'(IS)':>5s} {'dmn_s':>6s} {'TUs':>4s} {'pump':>4s} {'fallb':>5s} {'MB_sent':>8s} "
     f"{'KB/TU':>7s} {'ident':>5s} {'foreign':>7s} {'load1':>5s}"
 )
@@ -404,7 +408,7 @@ HEADER = (
 def fmt_row(r: BuildResult) -> str:
     ident = "-" if r.identical is None else str(r.identical)
     return (
-        f"{r.variant:8s} {r.round:3d} {r.build:1d} {r.rc:3d} {r.wall_s:7.2f} {r.cpu_s:6.2f} "
+        f"{r.variant:9s} {r.round:3d} {r.build:1d} {r.rc:3d} {r.wall_s:7.2f} {r.cpu_s:6.2f} "
         f"{r.is_cpu_s:5.2f} {r.daemons_cpu_s:6.2f} {r.tus:4d} {r.remote_pump:4d} "
         f"{r.fallbacks:5d} {r.bytes_up / 1e6:8.2f} {r.bytes_per_tu / 1e3:7.1f} {ident:>5s} "
         f"{r.foreign_cpu_s:7.2f} {r.load1:5.1f}"
@@ -418,11 +422,11 @@ def report(results: list[BuildResult], variants: list[str]) -> None:
         )
 
     print("\nmedians over rounds:")
-    print(f"{'variant':8s} {'b':>1s} {'wall_s':>7s} {'cpu_s':>6s} {'KB/TU':>8s} {'fallbacks':>9s}")
+    print(f"{'variant':9s} {'b':>1s} {'wall_s':>7s} {'cpu_s':>6s} {'KB/TU':>8s} {'fallbacks':>9s}")
     for v in variants:
         for b in (1, 2):
             print(
-                f"{v:8s} {b:1d} {med(v, b, 'wall_s'):7.2f} {med(v, b, 'cpu_s'):6.2f} "
+                f"{v:9s} {b:1d} {med(v, b, 'wall_s'):7.2f} {med(v, b, 'cpu_s'):6.2f} "
                 f"{med(v, b, 'bytes_per_tu') / 1e3:8.1f} {med(v, b, 'fallbacks'):9.0f}"
             )
     if "stock" not in variants:
@@ -464,6 +468,20 @@ def local_build(pristine: Path, project: str, jobs: int) -> dict[str, str]:
     return object_digests(tree)
 
 
+def exclusive(path: Path) -> object:
+    """One run at a time on this machine: every run uses the same tree, launchers and
+    daemon directories (and two runs would time each other), so a second one waits."""
+    import fcntl
+
+    f = open(path, "a")  # noqa: SIM115 (kept open: the lock lives as long as the file)
+    try:
+        fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        print(f"waiting for another benchmark run ({path})", flush=True)
+        fcntl.lockf(f, fcntl.LOCK_EX)
+    return f
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[1])
     ap.add_argument("--project", default="redis", choices=sorted(MAKE_ARGS))
@@ -477,6 +495,7 @@ def main() -> int:
     assert set(variants) <= set(VARIANTS), variants
     WORK.mkdir(parents=True, exist_ok=True)
     WORK.chmod(0o1777)
+    lock = exclusive(WORK / ".lock")  # noqa: F841 (held until exit)
     stock_pump = ensure_stock_pump() if "stock" in variants else STOCK_PUMP_DIR
     ours = make_launchers(WORK / "bin", pump=True)
     pristine = WORK / f"{args.project}-pristine"

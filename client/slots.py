@@ -6,6 +6,14 @@ the same DISTCC_DIR sees our slots and backoff marks and we see theirs).
 
 Invariants: at most one remote slot and one local slot are held at a time; the local cpp
 slot is always taken after the remote slot and released before it.
+
+Affinity (pump jobs): a translation unit should go back to the daemon that compiled it
+last, whose content store holds its files and whose result cache may hold its reply
+(daemon/results.py).  ``$DISTCC_DIR/affinity/<16 hex>`` (a digest of the source's path)
+names that host; it is written after a remote success on another host than the one it
+named.  A remembered host that is still in the list and not backed off is waited for, a
+little (``AFFINITY_WAIT``); without a memory, rendezvous hashing of the path picks the
+preferred host, taken only if a slot is free at once.  Either way distcc's order follows.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from common.exitcodes import DistccError
 from common.values import TYPE_CHECKING
 
 NO_LOCK_DIR = "no-lock-dir"  # $DISTCC_DIR/lock cannot be created: nothing can be locked
+AFFINITY_DIR = "affinity"
+AFFINITY_WAIT = 1.0  # seconds a job waits for the host that compiled it last
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -40,6 +50,35 @@ def _rendezvous(key: str, spec: str) -> bytes:
     from _blake2 import blake2b
 
     return blake2b(f"{key}\0{spec}".encode(), digest_size=8).digest()
+
+
+def _read_memory(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4096).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+def _write_memory(path: str, spec: str) -> None:
+    """Best effort: a lost memory only costs a job its preferred host."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, spec.encode() + b"\n")
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 class _Held:
@@ -67,6 +106,7 @@ class FileSlots:
         self._dir: str | None = None
         self.remote: SlotLock | None = None
         self.failure = ""  # why acquire_remote found no host, when not just "no hosts"
+        self._memory = ("", "")  # (affinity file, the host spec it named) of this job
 
     @property
     def hosts(self) -> HostList:
@@ -90,9 +130,9 @@ class FileSlots:
 
     def acquire_remote(self, exclude: set[str] | None = None, affinity: str = "") -> Host | None:
         """Lock a remote slot in distcc's order.  With ``affinity`` (pump jobs: the
-        source's path), a free slot on the host that rendezvous hashing gives that key is
-        tried first, so a translation unit goes back to the daemon that already holds its
-        closure in its content store; the usual order follows when that host is busy."""
+        source's path), the host that compiled it last (waited for a little) or else the
+        one rendezvous hashing gives that key (if free at once) is tried first; see the
+        module docstring."""
         hosts = self.hosts.hosts
         if exclude:
             hosts = tuple(h for h in hosts if h.spec not in exclude)
@@ -102,13 +142,10 @@ class FileSlots:
             self.failure = NO_LOCK_DIR
             return None
         if affinity and len(hosts) > 1:
-            usable = usable_hosts(self.directory, hosts, self.cfg.backoff_period, time.time())
-            if usable:
-                preferred = max(usable, key=lambda h: _rendezvous(affinity, h.spec))
-                lock = scan_once(self.directory, (preferred,))
-                if lock is not None:
-                    self.remote = lock
-                    return lock.host
+            lock = self._preferred(hosts, affinity)
+            if lock is not None:
+                self.remote = lock
+                return lock.host
         lock = pick_host(
             self.directory,
             hosts,
@@ -119,6 +156,29 @@ class FileSlots:
         )
         self.remote = lock
         return None if lock is None else lock.host
+
+    def _preferred(self, hosts: tuple[Host, ...], affinity: str) -> SlotLock | None:
+        from _blake2 import blake2b
+
+        usable = usable_hosts(self.directory, hosts, self.cfg.backoff_period, time.time())
+        if not usable:
+            return None
+        name = blake2b(affinity.encode(), digest_size=8).hexdigest()
+        path = os.path.join(os.path.dirname(self.directory), AFFINITY_DIR, name)
+        spec = _read_memory(path)
+        self._memory = (path, spec)
+        remembered = [h for h in usable if h.spec == spec]
+        if not remembered:
+            preferred = max(usable, key=lambda h: _rendezvous(affinity, h.spec))
+            return scan_once(self.directory, (preferred,))
+        end = time.monotonic() + AFFINITY_WAIT
+        pause = 0.005
+        while True:
+            lock = scan_once(self.directory, remembered)
+            if lock is not None or time.monotonic() >= end:
+                return lock
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     def release_remote(self) -> None:
         if self.remote is not None:
@@ -162,3 +222,6 @@ class FileSlots:
     def enjoyed(self, host: Host) -> None:
         if self.directory:
             enjoyed(self.directory, host, self.cfg.backoff_period)
+        path, spec = self._memory
+        if path and spec != host.spec:
+            _write_memory(path, host.spec)

@@ -51,16 +51,17 @@ DOTO = b"DOTO"
 DOTD = b"DOTD"
 
 # Our native protocol (docs/protocol.md): distcc's framing, its own version number.
-NATIVE_VERSION = 0x50590001
+NATIVE_VERSION = 0x50590002
 FDIG = b"FDIG"  # NAME's content by digest: "digest:size"
 SDIG = b"SDIG"  # a system header by digest: the daemon may use its own copy
 MDIR = b"MDIR"  # NAME is a directory that must exist
 NEED = b"NEED"  # the daemon lacks this many digests (DGST packets follow)
 DGST = b"DGST"
-BLOB = b"BLOB"  # one missing file, as an LZ4 frame
+BLOB = b"BLOB"  # one missing file or part, as a zlib stream
 ERRR = b"ERRR"  # an explicit refusal, then close
 DDWO = b"DDWO"  # the -gsplit-dwarf .dwo
-LIST = b"LIST"  # the NFIL section by digest ("digest:size"), sent once per daemon
+PRTS = b"PRTS"  # the entries as parts by digest (binary: 32-byte digest, 4-byte size)
+PART_ID_LEN = 36
 
 # The include server's extension of distcc's include-server protocol: XINC + version
 # before CDIR; version 1 answers with XJSN (JSON), version 2 with ARGC/ARGV of compact
@@ -139,6 +140,22 @@ def bulk_packet(token: bytes, data: bytes, compressed: bool) -> bytes:
 
 def argv_packets(argv: Sequence[str | bytes]) -> bytes:
     return header(ARGC, len(argv)) + b"".join(string_packet(ARGV, a) for a in argv)
+
+
+def parts_packet(parts: Sequence[tuple[bytes, int]]) -> bytes:
+    """``PRTS``: per part its 32-byte BLAKE2b digest and its size (4 bytes, big-endian)."""
+    body = b"".join(digest + size.to_bytes(4, "big") for digest, size in parts)
+    return header(PRTS, len(body)) + body
+
+
+def parse_parts(body: bytes) -> list[tuple[bytes, int]]:
+    """The (digest, size) pairs of a ``PRTS`` body."""
+    if len(body) % PART_ID_LEN:
+        raise ProtocolError(f"PRTS of {len(body)} bytes is not a whole number of parts")
+    return [
+        (body[i : i + 32], int.from_bytes(body[i + 32 : i + PART_ID_LEN], "big"))
+        for i in range(0, len(body), PART_ID_LEN)
+    ]
 
 
 def request_v12(version: int, argv: Sequence[str], preprocessed: bytes) -> bytes:

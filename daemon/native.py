@@ -1,11 +1,13 @@
-"""The native protocol on the daemon (docs/protocol.md): files by digest, lz4, ``ERRR``.
+"""The native protocol on the daemon (docs/protocol.md): files by digest, zlib/lz4, ``ERRR``.
 
-After ``DIST 50590001``, ``CDIR`` and the argv (checked as for protocol 3), the entries
-(``read_entries``): ``NAME`` then ``FDIG digest:size`` (a file), ``SDIG digest:size`` (a
-system header), ``LINK target`` or ``MDIR``.  ``plan`` decides what is lacking: a digest
-is *needed* unless the content store has it, or, for ``SDIG``, this server's own file at
-the same path has that digest.  The daemon answers ``NEED m`` + m ``DGST``; the client
-sends m ``BLOB`` LZ4 frames in that order (``read_blobs``: each inflated at most to its
+After ``DIST 50590002``, ``CDIR`` and the argv (checked as for protocol 3), the entries
+(``read_request_entries``): inline after ``NFIL``, or in parts named by digest (``PRTS``;
+the daemon asks for the parts its store lacks, which arrive like files).  An entry is
+``NAME`` then ``FDIG digest:size`` (a file), ``SDIG digest:size`` (a system header),
+``LINK target`` or ``MDIR``.  ``plan`` decides what is lacking: a digest is *needed*
+unless the content store has it, or, for ``SDIG``, this server's own file at the same
+path has that digest.  The daemon answers ``NEED m`` + m ``DGST``; the client sends m
+``BLOB`` zlib streams in that order (``read_blobs``: each inflated at most to its
 announced size, verified, stored).
 
 System headers (``SDIG``): when every one matches the server's own file, the compiler
@@ -47,19 +49,22 @@ from common.protocol import (
     ERRR,
     FDIG,
     LINK,
-    LIST,
     MDIR,
     NAME,
     NATIVE_VERSION,
     NEED,
     NFIL,
+    PART_ID_LEN,
+    PRTS,
     SDIG,
     SERR,
     SOUT,
     STAT,
     ProtocolError,
     Reader,
+    TruncatedError,
     header,
+    parse_parts,
     string_packet,
 )
 from daemon.mirror import MirrorRoot
@@ -86,40 +91,61 @@ class Plan:
     system_mismatch: bool = False
 
 
+MAX_PARTS = 4096  # parts of one request's entries
+MAX_PARTS_BYTES = 64 << 20  # their total size
+
+
 def read_request_entries(
     reader: Reader, store: Store, send: Callable[[bytes], None]
 ) -> list[Entry]:
-    """The file entries of a request: inline (``NFIL`` ...) or by digest (``LIST``).
+    """The file entries of a request: inline (``NFIL`` ...) or in parts by digest (``PRTS``).
 
-    ``LIST digest:size`` names the bytes of an ``NFIL`` section; the daemon answers
-    ``NEED 0`` if its store has them, else ``NEED 1`` + ``DGST`` and reads one ``BLOB``
-    (verified into the store like any file).  An unchanged closure thus costs one line on
-    the next build instead of a few hundred entries.
+    ``PRTS`` names parts, each the bytes of some entries (``NAME`` + ``FDIG``...) and all of
+    them together the request's entries, in order.  The daemon answers ``NEED k`` + k
+    ``DGST`` for the parts its store lacks and reads k ``BLOB`` (verified into the store
+    like any file).  Parts are cut where the client's entries are alike from job to job (the
+    system headers, runs of project headers), so a closure this daemon has never seen
+    usually costs only its few new parts.
     """
     token, value = reader.read_header()
     if token == NFIL:
         return read_entries(reader, value)
-    if token != LIST:
-        raise ProtocolError(f"protocol derailment: expected NFIL or LIST, got {token!r}")
+    if token != PRTS:
+        raise ProtocolError(f"protocol derailment: expected NFIL or PRTS, got {token!r}")
+    if value > MAX_PARTS * PART_ID_LEN:
+        raise ProtocolError(f"PRTS of {value} bytes: more than {MAX_PARTS} parts")
+    parts = [
+        ("blake2b:" + digest.hex(), size)
+        for digest, size in parse_parts(reader.read_bulk_body(PRTS, value, False))
+    ]
+    if sum(size for _, size in parts) > MAX_PARTS_BYTES:
+        raise ProtocolError(f"parts larger than {MAX_PARTS_BYTES} bytes in all")
+    with store.pinned([d for d, _ in parts]):
+        wanted = Plan()
+        asked: set[str] = set()
+        for digest, size in parts:
+            if digest not in asked and not store.has(digest):
+                asked.add(digest)
+                wanted.need.append((digest, size))
+        send(need_packets(wanted))
+        read_blobs(reader, wanted, store, MAX_PARTS_BYTES)
+        section = bytearray()
+        for digest, _ in parts:
+            with open(store.path(digest), "rb") as f:
+                section += f.read()
     try:
-        digest, size = parse_digest(reader.read_string_body(LIST, value))
-    except BadDigest as exc:
-        raise ProtocolError(str(exc)) from None
-    if size > reader.limits.max_string * 64:
-        raise ProtocolError(f"LIST of {size} bytes is over the limit")
-    with store.pinned([digest]):
-        if store.has(digest):
-            send(header(NEED, 0))
-        else:
-            wanted = Plan(need=[(digest, size)])
-            send(need_packets(wanted))
-            read_blobs(reader, wanted, store, size)
-        with open(store.path(digest), "rb") as f:
-            section = f.read()
-    inner = Reader(io.BytesIO(section), reader.limits)
-    entries = read_entries(inner, inner.expect(NFIL))
-    if inner.stream.read(1):
-        raise ProtocolError("LIST: trailing bytes after the entries")
+        return read_entries_to_end(Reader(io.BytesIO(section), reader.limits), len(section))
+    except TruncatedError as exc:  # in the parts, not on the connection
+        raise ProtocolError(f"PRTS: the parts end inside an entry ({exc})") from None
+
+
+def read_entries_to_end(reader: Reader, length: int) -> list[Entry]:
+    """Entries up to the end of a stream of ``length`` bytes (the parts of ``PRTS``)."""
+    entries: list[Entry] = []
+    while reader.bytes_read < length:
+        if len(entries) >= reader.limits.max_files:
+            raise ProtocolError(f"more than {reader.limits.max_files} entries")
+        entries.append(_read_entry(reader))
     return entries
 
 
@@ -127,27 +153,27 @@ def read_entries(reader: Reader, count: int) -> list[Entry]:
     """``count`` entries (the ``NFIL`` header has been read)."""
     if count > reader.limits.max_files:
         raise ProtocolError(f"NFIL {count} exceeds limit {reader.limits.max_files}")
-    entries: list[Entry] = []
-    for _ in range(count):
-        path = normal(reader.read_string(NAME))
-        token, value = reader.read_header()
-        if token in (FDIG, SDIG):
-            try:
-                digest, size = parse_digest(reader.read_string_body(token, value))
-            except BadDigest as exc:
-                raise ProtocolError(str(exc)) from None
-            if size > reader.limits.max_bulk:
-                raise ProtocolError(f"{path}: {size} bytes is over the limit")
-            entries.append(Entry("F" if token == FDIG else "S", path, digest, size))
-        elif token == LINK:
-            entries.append(Entry("L", path, target=reader.read_string_body(LINK, value)))
-        elif token == MDIR:
-            if value:
-                raise ProtocolError("MDIR carries no body")
-            entries.append(Entry("D", path))
-        else:
-            raise ProtocolError(f"protocol derailment: expected an entry, got {token!r}")
-    return entries
+    return [_read_entry(reader) for _ in range(count)]
+
+
+def _read_entry(reader: Reader) -> Entry:
+    path = normal(reader.read_string(NAME))
+    token, value = reader.read_header()
+    if token in (FDIG, SDIG):
+        try:
+            digest, size = parse_digest(reader.read_string_body(token, value))
+        except BadDigest as exc:
+            raise ProtocolError(str(exc)) from None
+        if size > reader.limits.max_bulk:
+            raise ProtocolError(f"{path}: {size} bytes is over the limit")
+        return Entry("F" if token == FDIG else "S", path, digest, size)
+    if token == LINK:
+        return Entry("L", path, target=reader.read_string_body(LINK, value))
+    if token == MDIR:
+        if value:
+            raise ProtocolError("MDIR carries no body")
+        return Entry("D", path)
+    raise ProtocolError(f"protocol derailment: expected an entry, got {token!r}")
 
 
 def plan(entries: list[Entry], store: Store, own: OwnFiles, system_dirs: tuple[str, ...]) -> Plan:
@@ -179,23 +205,12 @@ def need_packets(p: Plan) -> bytes:
 
 
 def read_blobs(reader: Reader, p: Plan, store: Store, budget: int) -> None:
-    """The ``BLOB`` frames for ``p.need``, verified into the store."""
-    import lz4.frame
-
+    """The ``BLOB`` zlib streams for ``p.need``, verified into the store."""
     total = 0
     for digest, size in p.need:
         length = reader.expect(BLOB)
         body = reader.read_bulk_body(BLOB, length, False)
-        if size == 0:
-            data = b""
-        else:
-            try:
-                d = lz4.frame.LZ4FrameDecompressor()
-                data = d.decompress(body, max_length=size + 1)
-            except RuntimeError as exc:
-                raise ProtocolError(f"BLOB {digest}: bad LZ4 frame: {exc}") from None
-            if not d.eof:
-                raise ProtocolError(f"BLOB {digest}: longer than its announced {size} bytes")
+        data = inflate(body, size, digest)
         total += len(data)
         if total > budget:
             raise ProtocolError(f"files larger than {budget} bytes in all")
@@ -203,6 +218,25 @@ def read_blobs(reader: Reader, p: Plan, store: Store, budget: int) -> None:
             store.put(digest, size, data)
         except BadDigest as exc:
             raise ProtocolError(f"BLOB: {exc}") from None
+
+
+def inflate(body: bytes, size: int, digest: str) -> bytes:
+    """A ``BLOB`` body: one whole zlib stream of exactly ``size`` bytes, nothing after it
+    (empty body = empty file).  Never inflates past ``size + 1`` bytes."""
+    import zlib
+
+    if not body:
+        return b""
+    d = zlib.decompressobj()
+    try:
+        data = d.decompress(body, size + 1)
+    except zlib.error as exc:
+        raise ProtocolError(f"BLOB {digest}: bad zlib stream: {exc}") from None
+    if len(data) > size:
+        raise ProtocolError(f"BLOB {digest}: longer than its announced {size} bytes")
+    if not d.eof or d.unconsumed_tail or d.unused_data:
+        raise ProtocolError(f"BLOB {digest}: not one whole zlib stream")
+    return data
 
 
 def populate(

@@ -1,7 +1,8 @@
 """The native protocol end to end (docs/protocol.md), with a small client written here.
 
 Files go by digest: the first request ships the project's files, the second the same
-job gets ``NEED 0``; system headers are announced by digest and taken from the server's
+job gets ``NEED 0``; entries named in parts (``PRTS``) are asked for only where the daemon
+lacks the part; system headers are announced by digest and taken from the server's
 own disk when they match; a header the server lacks (or has in another version) is
 received and used.  Refusals are explicit ``ERRR``.
 """
@@ -9,8 +10,9 @@ received and used.  Refusals are explicit ``ERRR``.
 from __future__ import annotations
 
 import subprocess
+import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import lz4.frame
@@ -24,6 +26,7 @@ from common.protocol import (
     DOTO,
     LINK,
     NAME,
+    NATIVE_VERSION,
     NFIL,
     SERR,
     SOUT,
@@ -31,6 +34,7 @@ from common.protocol import (
     Reader,
     argv_packets,
     header,
+    parts_packet,
     string_packet,
 )
 from daemon.results import RESULTS_NAME
@@ -39,7 +43,7 @@ from tests.daemon.helpers import Daemon
 from tests.daemon.pumphelpers import make_project
 
 StartDaemon = Callable[..., Daemon]
-NATIVE = 0x50590001
+NATIVE = NATIVE_VERSION
 INSECURE = "--enable-tcp-insecure"
 
 
@@ -54,6 +58,7 @@ class NEntry:
 @dataclass
 class NReply:
     needed: list[str]
+    parts_needed: list[str] = field(default_factory=list)
     status: int = -1
     stderr: bytes = b""
     obj: bytes = b""
@@ -62,9 +67,8 @@ class NReply:
     error: str | None = None
 
 
-def request(cwd: str, argv: Sequence[str], entries: Sequence[NEntry]) -> bytes:
-    out = header(DIST, NATIVE) + string_packet(CDIR, cwd) + argv_packets(argv)
-    out += header(NFIL, len(entries))
+def entry_bytes(entries: Sequence[NEntry]) -> bytes:
+    out = b""
     for e in entries:
         out += string_packet(NAME, e.path)
         if e.kind in "FS":
@@ -75,6 +79,22 @@ def request(cwd: str, argv: Sequence[str], entries: Sequence[NEntry]) -> bytes:
         else:
             out += header(b"MDIR", 0)
     return out
+
+
+def request(
+    cwd: str, argv: Sequence[str], entries: Sequence[NEntry], parts: Sequence[bytes] = ()
+) -> bytes:
+    """Entries inline (``NFIL``), or, with ``parts``, the parts by digest (``PRTS``)."""
+    out = header(DIST, NATIVE) + string_packet(CDIR, cwd) + argv_packets(argv)
+    if parts:
+        ids = [(bytes.fromhex(digest_of(p)[len("blake2b:") :]), len(p)) for p in parts]
+        return out + parts_packet(ids)
+    return out + header(NFIL, len(entries)) + entry_bytes(entries)
+
+
+def _blob(data: bytes) -> bytes:
+    packed = zlib.compress(data)
+    return header(b"BLOB", len(packed)) + packed
 
 
 def _frame(reader: Reader, token: bytes) -> bytes:
@@ -88,28 +108,38 @@ def native_compile(
     argv: Sequence[str],
     entries: Sequence[NEntry],
     corrupt: bool = False,
+    parts: Sequence[Sequence[NEntry]] = (),
 ) -> NReply:
+    """One job; with ``parts``, its entries go as those parts (``PRTS``), else inline."""
     by_digest = {digest_of(e.data): e.data for e in entries if e.kind in "FS"}
+    raw_parts = [entry_bytes(p) for p in parts]
     with daemon.connect() as sock:
-        sock.sendall(request(cwd, argv, entries))
+        sock.sendall(request(cwd, argv, entries, raw_parts))
         reader = Reader(sock.makefile("rb"))
+        parts_needed: list[str] = []
+        if parts:
+            token, value = reader.read_header()
+            if token == b"ERRR":
+                return NReply([], error=reader.read_string_body(token, value))
+            assert token == b"NEED"
+            parts_needed = [reader.read_string(b"DGST") for _ in range(value)]
+            by_part = {digest_of(p): p for p in raw_parts}
+            sock.sendall(b"".join(_blob(by_part[d]) for d in parts_needed))
         token, value = reader.read_header()
         if token == b"ERRR":
-            return NReply([], error=reader.read_string_body(token, value))
+            return NReply([], parts_needed, error=reader.read_string_body(token, value))
         assert token == b"NEED"
         needed = [reader.read_string(b"DGST") for _ in range(value)]
         for d in needed:
-            data = by_digest[d] + (b"!" if corrupt else b"")
-            packed = lz4.frame.compress(data)
-            sock.sendall(header(b"BLOB", len(packed)) + packed)
+            sock.sendall(_blob(by_digest[d] + (b"!" if corrupt else b"")))
         try:
             token, value = reader.read_header()
         except Exception:
-            return NReply(needed, error="closed")
+            return NReply(needed, parts_needed, error="closed")
         if token == b"ERRR":
-            return NReply(needed, error=reader.read_string_body(token, value))
+            return NReply(needed, parts_needed, error=reader.read_string_body(token, value))
         assert (token, value) == (DONE, NATIVE)
-        reply = NReply(needed, status=reader.expect(STAT))
+        reply = NReply(needed, parts_needed, status=reader.expect(STAT))
         reply.stderr = _frame(reader, SERR)
         _frame(reader, SOUT)
         reply.obj = _frame(reader, DOTO)
@@ -301,3 +331,74 @@ def test_output_leaving_the_root_gets_errr(start_daemon: StartDaemon, project: P
     )
     assert reply.status == 0  # /out is then an ordinary directory inside the root
     assert not Path("/out").exists()
+
+
+def test_parts_are_asked_for_only_where_the_daemon_lacks_them(
+    start_daemon: StartDaemon, project: Path
+) -> None:
+    """``PRTS``: a daemon that has every part asks for none; one that lacks some asks for
+    exactly those, and the job is the same as with its entries inline."""
+    daemon = start_daemon(INSECURE)
+    inc = f"-I{project.parent}/inc"
+    argv = ["gcc", "-O2", inc, "-c", "hello.c", "-o", "hello.o", "-MD"]
+    entries = closure(project, ["gcc", inc, "hello.c"])
+    system = [e for e in entries if e.kind == "S"]
+    own = [e for e in entries if e.kind != "S"]
+    first = native_compile(daemon, str(project), argv, entries, parts=[system, own])
+    assert first.error is None and first.status == 0, first.stderr
+    assert first.parts_needed == [digest_of(entry_bytes(system)), digest_of(entry_bytes(own))]
+    # Every part known: nothing is asked for, neither parts nor files.
+    again = native_compile(daemon, str(project), argv, entries, parts=[system, own])
+    assert again.parts_needed == [] and again.needed == [] and again.obj == first.obj
+    # Another TU sharing the system part: only its own part travels (and its new file).
+    (project / "other.c").write_text("#include <stdio.h>\nint other;\n")
+    other = NEntry("F", str(project / "other.c"), (project / "other.c").read_bytes())
+    reply = native_compile(
+        daemon, str(project), ["gcc", "-c", "other.c"], [*system, other], parts=[system, [other]]
+    )
+    assert reply.status == 0, reply.stderr
+    assert reply.parts_needed == [digest_of(entry_bytes([other]))]
+    assert reply.needed == [digest_of(other.data)]
+    subprocess.run(argv, cwd=project, check=True)
+    assert first.obj == (project / "hello.o").read_bytes()
+    assert first.dotd == (project / "hello.d").read_bytes()
+
+
+def test_a_part_that_does_not_match_its_digest_gets_errr(
+    start_daemon: StartDaemon, project: Path
+) -> None:
+    daemon = start_daemon(INSECURE)
+    hello = NEntry("F", str(project / "hello.c"), (project / "hello.c").read_bytes())
+    raw = entry_bytes([hello])
+    with daemon.connect() as sock:
+        sock.sendall(request(str(project), ["gcc", "-c", "hello.c"], [], [raw]))
+        reader = Reader(sock.makefile("rb"))
+        assert reader.expect(b"NEED") == 1
+        assert reader.read_string(b"DGST") == digest_of(raw)
+        sock.sendall(_blob(raw.replace(b"hello.c", b"hellO.c")))
+        token, value = reader.read_header()
+        assert token == b"ERRR"
+        assert "BLOB" in reader.read_string_body(token, value)
+    daemon.wait_log("client: ", 1)
+    daemon.wait_idle_but_store()
+
+
+def test_parts_ending_inside_an_entry_are_a_bad_request(tmp_path: Path) -> None:
+    """Not a ``TruncatedError`` (that would mean the client went away: no ``ERRR``)."""
+    import io
+
+    from common.protocol import ProtocolError, TruncatedError
+    from daemon.native import read_request_entries
+    from daemon.store import Store
+
+    half = string_packet(NAME, "/src/a.c")  # an entry without its FDIG
+    sent: list[bytes] = []
+    stream = request("/src", ["gcc"], [], [half]) + _blob(half)
+    reader = Reader(io.BytesIO(stream))
+    reader.expect(DIST)
+    reader.read_string(CDIR)
+    reader.read_argv()
+    with pytest.raises(ProtocolError, match="inside an entry") as info:
+        read_request_entries(reader, Store(str(tmp_path)), sent.append)
+    assert not isinstance(info.value, TruncatedError)
+    assert sent == [header(b"NEED", 1) + string_packet(b"DGST", digest_of(half))]

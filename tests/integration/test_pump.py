@@ -172,12 +172,12 @@ def test_a_file_changed_after_the_analysis_is_never_shipped_stale(
     assert not (hello / "hello.o").exists()
 
 
-def test_native_second_request_sends_only_a_line_per_closure(
+def test_native_second_request_sends_only_the_part_names(
     tool_bin: Path, our_daemon: Daemon, hello: Path
 ) -> None:
-    """With LIST, a closure the daemon has seen costs one line: the second identical job
-    sends neither file contents nor the per-file entries."""
-    from client.native import Entry, digest_of, entry_section, run
+    """With ``PRTS``, a closure the daemon has seen costs 36 bytes per part: the second
+    identical job sends neither file contents nor the entries themselves."""
+    from client.native import Entry, digest_of, entry_section, run, split_parts
     from client.transport import TcpConnection
 
     def entry(name: str) -> Entry:
@@ -202,7 +202,7 @@ def test_native_second_request_sends_only_a_line_per_closure(
         sent.append(conn.bytes_sent)
     section = len(entry_section(entries))
     files = sum(e.size for e in entries)
-    assert sent[0] > sent[1] + section // 2 + files // 2
-    # DIST + CDIR + ARGC/ARGV + one LIST line ("blake2b:<64 hex>:<size>"), nothing else.
+    assert sent[0] > sent[1] + section // 4 + files // 4
+    # DIST + CDIR + ARGC/ARGV + PRTS (36 bytes per part), nothing else.
     head = 12 + (12 + len(str(hello))) + 12 + sum(12 + len(a) for a in argv)
-    assert sent[1] <= head + 12 + len("blake2b:") + 64 + 1 + len(str(section))
+    assert sent[1] == head + 12 + 36 * len(split_parts(entries))

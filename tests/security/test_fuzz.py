@@ -13,6 +13,8 @@ Properties:
 - ``classify`` never raises on any argv; the daemon's ``prepare`` either refuses or
   returns a command whose argv names the daemon's own input and output, runs no option
   that ``server_refusal`` forbids, and keeps no word of the client's ``-o``;
+- the native request's parts (``PRTS`` + ``BLOB``s, true or mangled) give entries within
+  the limits or a ``ProtocolError``/``BadName``; a ``BLOB`` never inflates past its size;
 - a client path that ``names.normal`` accepts has no ``.``/``..``/empty component, no NUL
   and is within the size limits; a relative link target is either inside the root or
   reported as ``Escapes``.
@@ -22,7 +24,10 @@ from __future__ import annotations
 
 import io
 import os
+import zlib
+from hashlib import blake2b
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -32,17 +37,20 @@ from common.protocol import (
     ARGV,
     DOTI,
     NFIL,
+    PRTS,
     Limits,
     ProtocolError,
     Reader,
     header,
     parse_header,
+    parts_packet,
     read_reply,
     string_packet,
 )
 from daemon import native
 from daemon.command import Refused, prepare, server_refusal
 from daemon.names import MAX_COMPONENT, MAX_PATH, BadName, Escapes, normal, resolve_relative
+from daemon.store import Store
 
 FUZZ_EXAMPLES = int(os.environ.get("SECURITY_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(
@@ -54,7 +62,7 @@ SMALL = Limits(max_string=64, max_argc=16, max_files=16, max_bulk=4096, max_vers
 
 TOKENS = [b"DIST", b"ARGC", b"ARGV", b"DOTI", b"CDIR", b"NFIL", b"NAME", b"FILE", b"LINK",
           b"DONE", b"STAT", b"SERR", b"SOUT", b"DOTO", b"DOTD", b"FDIG", b"SDIG", b"MDIR",
-          b"DDWO", b"ERRR", b"XXXX"]  # fmt: skip
+          b"DDWO", b"ERRR", b"PRTS", b"BLOB", b"XXXX"]  # fmt: skip
 packet = st.one_of(
     st.builds(header, st.sampled_from(TOKENS), st.integers(0, 0xFFFFFFFF)),
     st.builds(header, st.sampled_from(TOKENS), st.integers(0, 80)),
@@ -111,6 +119,58 @@ def test_native_entries_any_bytes(data: bytes) -> None:
     for entry in entries:
         assert entry.path.startswith("/") and ".." not in entry.path.split("/")
         assert entry.size <= SMALL.max_bulk
+
+
+@st.composite
+def parts_requests(draw: st.DrawFn) -> bytes:
+    """``PRTS`` (true digests of arbitrary part bytes, or any bytes), then ``BLOB``s: the
+    parts zlib-compressed, mangled, or anything."""
+    parts = draw(st.lists(streams, max_size=4))
+    if draw(st.booleans()):
+        head = parts_packet([(blake2b(p, digest_size=32).digest(), len(p)) for p in parts])
+    else:
+        head = header(PRTS, draw(st.integers(0, 0xFFFFFFFF))) + draw(st.binary(max_size=80))
+    blobs = []
+    for p in parts:
+        body = draw(
+            st.sampled_from([zlib.compress(p), zlib.compress(p + b"x"), zlib.compress(p)[:-1]])
+            | st.binary(max_size=30)
+        )
+        blobs.append(header(b"BLOB", len(body)) + body)
+    return head + b"".join(blobs) + draw(st.binary(max_size=12))
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    return Store(str(tmp_path_factory.mktemp("store")), max_bytes=1 << 20)
+
+
+@FUZZ
+@given(data=parts_requests())
+def test_native_parts_any_bytes(store: Store, data: bytes) -> None:
+    sent: list[bytes] = []
+    reader = Reader(io.BytesIO(data), SMALL)
+    try:
+        entries = native.read_request_entries(reader, store, sent.append)
+    except (ProtocolError, BadName):
+        return
+    assert len(entries) <= SMALL.max_files
+    for entry in entries:
+        assert entry.path.startswith("/") and ".." not in entry.path.split("/")
+        assert entry.size <= SMALL.max_bulk
+
+
+@FUZZ
+@given(
+    st.one_of(st.binary(max_size=300), st.binary(max_size=3000).map(zlib.compress)),
+    st.integers(0, 2000),
+)
+def test_blob_inflate_any_bytes(body: bytes, size: int) -> None:
+    try:
+        data = native.inflate(body, size, "d")
+    except ProtocolError:
+        return
+    assert len(data) <= size
 
 
 @FUZZ

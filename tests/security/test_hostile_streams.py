@@ -16,6 +16,7 @@ import io
 import socket
 import time
 import tracemalloc
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,11 +30,14 @@ from common.protocol import (
     DOTI,
     FILE,
     NAME,
+    NATIVE_VERSION,
     NFIL,
+    PRTS,
     Reader,
     TruncatedError,
     argv_packets,
     header,
+    parts_packet,
     read_reply,
     request_head,
     request_v12,
@@ -46,7 +50,7 @@ from tests.security.conftest import SOURCE
 StartDaemon = Callable[..., Daemon]
 ALLOW = ("--allow-compiler", "gcc")
 GOOD_ARGV = ["gcc", "-c", "hello.c", "-o", "hello.o"]
-NATIVE = 0x50590001
+NATIVE = NATIVE_VERSION
 
 
 def _dist(version: int) -> bytes:
@@ -62,6 +66,7 @@ def _native_head(cwd: str = "/src") -> bytes:
 
 
 MB256 = 1 << 28
+_BOMB = zlib.compress(b"\0" * (1 << 24), 9)  # 16 MB from a few KB, for a 10-byte part
 # name -> raw request (sent whole, then the client waits for the daemon to close)
 STREAMS: dict[str, bytes] = {
     "garbage": b"GET / HTTP/1.0\r\n\r\n",
@@ -115,6 +120,18 @@ STREAMS: dict[str, bytes] = {
     + string_packet(NAME, "/src")
     + header(b"MDIR", 5),
     "native-truncated": _native_head() + header(NFIL, 2),
+    "native-prts-ragged": _native_head() + header(PRTS, 35) + b"\0" * 35,
+    "native-prts-too-many": _native_head() + header(PRTS, 36 * 5000) + b"\0" * 36 * 5000,
+    "native-prts-size-huge": _native_head() + parts_packet([(b"\1" * 32, 0xFFFFFFFF)] * 20),
+    "native-prts-truncated": _native_head() + header(PRTS, 36 * 100) + b"\0" * 36,
+    "native-part-bad-blob": _native_head()
+    + parts_packet([(b"\2" * 32, 10)])
+    + header(b"BLOB", 8)
+    + b"\xff" * 8,
+    "native-part-bomb": _native_head()
+    + parts_packet([(b"\3" * 32, 10)])
+    + header(b"BLOB", len(_BOMB))
+    + _BOMB,
 }
 
 
@@ -139,11 +156,14 @@ def test_malformed_streams(start_daemon: StartDaemon) -> None:
     problems = []
     for n, (name, data) in enumerate(STREAMS.items(), 1):
         answer = _talk(daemon, data)
-        if name == "native-truncated":  # the client is gone: nobody to tell
+        if name.endswith("truncated"):  # the client is gone: nobody to tell
             if answer and not answer.startswith(b"ERRR"):
                 problems.append(f"{name}: answer is not ERRR: {answer[:40]!r}")
         elif name.startswith("native"):
-            if not answer.startswith(b"ERRR"):
+            # (a refused part comes after the daemon's NEED for it)
+            if not answer.startswith(b"ERRR") and not (
+                answer.startswith(b"NEED") and b"ERRR" in answer
+            ):
                 problems.append(f"{name}: native refusal is not an ERRR: {answer[:40]!r}")
         elif answer != b"":
             problems.append(f"{name}: got a reply {answer[:40]!r}")
