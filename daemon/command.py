@@ -43,6 +43,7 @@ _INSECURE_PREFIXES = ("-fplugin=", "-specs=", "--specs=")
 _SERVER_REFUSED_PREFIXES = (
     "-B",  # gcc reads DIR/specs and runs DIR/as, DIR/cc1: code execution
     "--gcc-toolchain",
+    "--prefix",  # gcc's spelling of -B (--prefix=DIR, --prefix DIR)
     "-fcrash-diagnostics",
     "-fdiagnostics-add-output",
     "-fdiagnostics-set-output",

@@ -42,6 +42,8 @@ REFUSED_OPTIONS: list[tuple[str, str, list[str]]] = [
     ("B-joined", "gcc", ["-BCANARY/"]),
     ("B-separate", "gcc", ["-B", "CANARY/"]),
     ("B-relative-specs", "gcc", ["-Bevil/"]),
+    ("prefix-joined", "gcc", ["--prefix=CANARY/"]),
+    ("prefix-separate", "gcc", ["--prefix", "CANARY/"]),
     ("wrapper", "gcc", ["-wrapper", "/usr/bin/touch,CANARY/wrapper"]),
     ("plugin", "gcc", ["-fplugin=CANARY/p.so"]),
     ("specs", "gcc", ["-specs=CANARY/specs"]),
