@@ -132,8 +132,7 @@ class ClientRoot:
 
             def make_system(link: str = link, target: str = target) -> None:
                 os.makedirs(os.path.dirname(link), exist_ok=True)
-                if not os.path.islink(link):
-                    os.symlink(target, link)
+                _symlink(target, link)
 
             self._ensure("sys:" + link, make_system)
             system_links.append(link)
@@ -147,8 +146,7 @@ class ClientRoot:
 
             def make_link(link: str = link, canonical: str = canonical) -> None:
                 os.makedirs(os.path.dirname(link), exist_ok=True)
-                if not os.path.lexists(link):
-                    os.symlink(canonical, link)
+                _symlink(canonical, link)
 
             self._ensure("link:" + link, make_link)
             mirrored.append(link)
@@ -169,3 +167,12 @@ class ClientRoot:
 
     def remove(self) -> None:
         shutil.rmtree(self.top, ignore_errors=True)
+
+
+def _symlink(target: str, link: str) -> None:
+    """Make ``link``; one that exists already (made by another request's thread a moment
+    earlier: replies are built concurrently) is left as it is."""
+    try:
+        os.symlink(target, link)
+    except FileExistsError:
+        pass

@@ -70,3 +70,24 @@ def test_changed_file_is_never_shipped(tmp_path: Path, root: ClientRoot) -> None
     assert closure is not None
     (proj / "a.h").write_text("/* v2, changed after the analysis */\n")
     assert root.reply(closure) is None
+
+
+def test_links_made_meanwhile_by_another_request_are_fine(
+    tmp_path: Path, root: ClientRoot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Replies are built by several threads: another one may create a link between this
+    # one's look and its os.symlink.  Simulated: every link exists already and every
+    # "does it exist?" answers no.  (Seen as a spurious "include server failed" under load.)
+    proj = tmp_path.resolve()
+    (proj / "real.h").write_text("/* real */\n")
+    os.symlink("real.h", proj / "link.h")
+    (proj / "main.c").write_text('#include "link.h"\n#include <stdio.h>\n')
+    closure = Analyzer().analyze(["gcc", "-c", "main.c"], str(proj)).closure
+    assert closure is not None
+    first = root.reply(closure)
+    assert first is not None
+    root._made.clear()
+    monkeypatch.setattr(os.path, "islink", lambda p: False)
+    monkeypatch.setattr(os.path, "lexists", lambda p: False)
+    assert root.reply(closure) == first
+    assert os.readlink(f"{root.root}{proj}/link.h") == f"{proj}/real.h"
