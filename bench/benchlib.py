@@ -55,8 +55,10 @@ def make_launchers(dest: Path, pump: bool = False) -> dict[str, str]:
         path = dest / name
         site_dirs = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
         flag = "" if name in SITE_COMMANDS else " -S"
+        # The client's launcher turns the cycle collector off, as bin/distcc does.
+        prelude = "import gc\ngc.disable()\n" if name == "distcc" else ""
         path.write_text(
-            f"#!{sys.executable}{flag}\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
+            f"#!{sys.executable}{flag}\n{prelude}import sys\nsys.path.insert(0, {str(REPO)!r})\n"
             f"sys.path.extend({site_dirs!r})\n"
             f"from {module} import {func}\nsys.exit({func}())\n"
         )
