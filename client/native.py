@@ -16,6 +16,7 @@ Bytes cross the network once per server and content, not once per job.
 
 from __future__ import annotations
 
+from client import lz4frame
 from common.protocol import (
     ARGC,
     BLOB,
@@ -168,14 +169,14 @@ def _read_token(reader: Reader, expected: bytes) -> int:
 
 
 def _lz4(reader: Reader, token: bytes) -> bytes:
-    import lz4.frame
+    frame = lz4frame.load()
 
     length = reader.expect(token)
     if not length:
         return b""
     body = reader.read_bulk_body(token, length, False)
     try:
-        data = lz4.frame.decompress(body)
+        data = frame.decompress(body)
     except RuntimeError as exc:
         raise ProtocolError(f"{token.decode()}: bad LZ4 frame: {exc}") from None
     if len(data) > reader.limits.max_bulk:
@@ -192,7 +193,7 @@ def run(
 ) -> NativeReply:
     """One native job over an open connection.  Raises NativeRefused, StaleFile,
     ProtocolError or the transport's errors; the caller closes ``conn``."""
-    import lz4.frame
+    frame = lz4frame.load()
 
     # Canonical order, so that the same closure always has the same list digest (the
     # include server's order may change when it recomputes a closure).
@@ -205,7 +206,7 @@ def run(
         # The daemon has not seen this closure yet: send the section itself, once.
         if reader.read_string(DGST) != digest_of(section):
             raise ProtocolError("daemon asked for a list digest we did not offer")
-        packed = lz4.frame.compress(section)
+        packed = frame.compress(section)
         conn.send(header(BLOB, len(packed)) + packed)
     needed = _read_token(reader, NEED)
     by_digest = {e.digest: e for e in entries if e.kind in ("F", "S")}
@@ -221,7 +222,7 @@ def run(
             data = f.read()
         if len(data) != entry.size or digest_of(data) != digest:
             raise StaleFile(f"{entry.path} changed since the include server read it")
-        packed = lz4.frame.compress(data)
+        packed = frame.compress(data)
         blobs.append(header(BLOB, len(packed)) + packed)
     conn.cork(True)
     conn.send(b"".join(blobs))
