@@ -67,6 +67,19 @@ def make_launchers(dest: Path, pump: bool = False) -> dict[str, str]:
     return out
 
 
+def checkout_launchers(repo: Path, dest: Path, pump: bool = False) -> dict[str, str]:
+    """The launchers of another checkout (a baseline), made by that checkout's own
+    ``bench/benchlib.py``: how a checkout starts its client is part of what is compared."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_benchlib", repo / "bench" / "benchlib.py")
+    assert spec is not None and spec.loader is not None
+    lib = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lib)
+    tools: dict[str, str] = lib.make_launchers(dest, pump=pump)
+    return tools
+
+
 def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((address, 0))

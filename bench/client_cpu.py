@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib
-from benchlib import STOCK, Daemon, fresh_workdir, get_corpus, median
+from benchlib import STOCK, Daemon, checkout_launchers, fresh_workdir, get_corpus, median
 
 STOCK_PUMP = Path("/tmp/distcc-pump-fixed/bin/pump")  # built by bench/pump.py
 TINY = "int add(int a, int b) { return a + b; }\n"
@@ -52,19 +52,6 @@ REDIS_FLAGS = [
     "-I../deps/hdr_histogram",
     "-MMD",
 ]
-
-
-def launchers(repo: Path, dest: Path) -> dict[str, str]:
-    """The launchers of the checkout at ``repo``, made by its own ``bench/benchlib.py``
-    (how a checkout starts its client is part of what is compared)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("_benchlib", repo / "bench" / "benchlib.py")
-    assert spec is not None and spec.loader is not None
-    lib = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(lib)
-    tools: dict[str, str] = lib.make_launchers(dest, pump=True)
-    return tools
 
 
 def clean_env() -> dict[str, str]:
@@ -151,10 +138,10 @@ def main() -> int:
         subprocess.run(["bash", str(script), str(STOCK_PUMP.parent.parent)], check=True)
     tools = {
         "stock": {**STOCK, "pump": str(STOCK_PUMP)},
-        "ours": launchers(benchlib.REPO, work / "bin-ours"),
+        "ours": benchlib.make_launchers(work / "bin-ours", pump=True),
     }
     if args.baseline:
-        tools["baseline"] = launchers(args.baseline.resolve(), work / "bin-baseline")
+        tools["baseline"] = checkout_launchers(args.baseline.resolve(), work / "bin-baseline", True)
     tiny = work / "tiny"
     tiny.mkdir()
     (tiny / "tiny.c").write_text(TINY)
