@@ -55,14 +55,29 @@ def make_launchers(dest: Path, pump: bool = False) -> dict[str, str]:
         path = dest / name
         site_dirs = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
         flag = "" if name in SITE_COMMANDS else " -S"
+        # The client's launcher turns the cycle collector off, as bin/distcc does.
+        prelude = "import gc\ngc.disable()\n" if name == "distcc" else ""
         path.write_text(
-            f"#!{sys.executable}{flag}\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
+            f"#!{sys.executable}{flag}\n{prelude}import sys\nsys.path.insert(0, {str(REPO)!r})\n"
             f"sys.path.extend({site_dirs!r})\n"
             f"from {module} import {func}\nsys.exit({func}())\n"
         )
         path.chmod(0o755)
         out[name] = str(path)
     return out
+
+
+def checkout_launchers(repo: Path, dest: Path, pump: bool = False) -> dict[str, str]:
+    """The launchers of another checkout (a baseline), made by that checkout's own
+    ``bench/benchlib.py``: how a checkout starts its client is part of what is compared."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_benchlib", repo / "bench" / "benchlib.py")
+    assert spec is not None and spec.loader is not None
+    lib = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lib)
+    tools: dict[str, str] = lib.make_launchers(dest, pump=pump)
+    return tools
 
 
 def free_port(address: str = "127.0.0.1") -> int:

@@ -2,11 +2,14 @@
 """Plain-mode benchmark: ours against Debian's stock distcc 3.4, in the same run.
 
     python3 bench/plain.py [--runs 200] [--builds lua5.4,redis] [--jobs 4] [--repeat 1]
+                           [--baseline DIR]
 
 1. Per-job overhead on a tiny translation unit: N invocations of each variant, interleaved
    round-robin so drift hits all alike; median milliseconds and the median over plain gcc.
    Variants: ``gcc``; ``stock`` (stock client -> stock distccd); ``ours`` (our client -> our
-   distccd); ``ours->stock`` (our client -> stock distccd, isolating the client).
+   distccd); ``ours->stock`` (our client -> stock distccd, isolating the client); with
+   ``--baseline DIR``, ``baseline`` (that checkout's client -> its distccd, launched by its
+   own bench/benchlib.py), for before/after figures in one interleaved run.
 2. ``make -jJOBS`` of real projects in plain mode (fresh copy of the tree per build, one
    loopback daemon with 2 jobs per implementation, hosts ``127.0.0.1:PORT/4,lzo``), wall
    time, and every object compared with a local build of the same tree.
@@ -28,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (
     STOCK,
     Daemon,
+    checkout_launchers,
     copy_tree,
     fresh_workdir,
     get_corpus,
@@ -46,12 +50,15 @@ def client_env(distcc_dir: Path, hosts: str) -> dict[str, str]:
     return env
 
 
-def overhead(runs: int, ours: dict[str, str], work: Path) -> dict[str, float]:
+def overhead(
+    runs: int, ours: dict[str, str], work: Path, baseline: dict[str, str] | None = None
+) -> dict[str, float]:
     src = work / "src"
     src.mkdir()
     (src / "tiny.c").write_text(TINY)
     stock_d = Daemon(STOCK["distccd"], 2, work / "stockd")
     our_d = Daemon(ours["distccd"], 2, work / "ourd")
+    base_d = Daemon(baseline["distccd"], 2, work / "based") if baseline else None
     try:
         dd = work / "ddir"
         dd.mkdir()
@@ -61,6 +68,11 @@ def overhead(runs: int, ours: dict[str, str], work: Path) -> dict[str, float]:
             "ours": ([ours["distcc"]], client_env(dd, f"127.0.0.1:{our_d.port}/4")),
             "ours->stock": ([ours["distcc"]], client_env(dd, f"127.0.0.1:{stock_d.port}/4")),
         }
+        if baseline and base_d:
+            variants["baseline"] = (
+                [baseline["distcc"]],
+                client_env(dd, f"127.0.0.1:{base_d.port}/4"),
+            )
         times: dict[str, list[float]] = {k: [] for k in variants}
         for i in range(runs + 3):
             for name, (pre, env) in variants.items():
@@ -80,6 +92,8 @@ def overhead(runs: int, ours: dict[str, str], work: Path) -> dict[str, float]:
     finally:
         stock_d.stop()
         our_d.stop()
+        if base_d:
+            base_d.stop()
     med = {k: median(v) for k, v in times.items()}
     print(f"\nper-job overhead, tiny TU, {runs} runs each (median ms):")
     for name, m in med.items():
@@ -87,6 +101,9 @@ def overhead(runs: int, ours: dict[str, str], work: Path) -> dict[str, float]:
     over_stock = med["stock"] - med["gcc"]
     over_ours = med["ours"] - med["gcc"]
     print(f"  ratio ours/stock overhead: {over_ours / over_stock:.2f} (target <= 1.5)")
+    if "baseline" in med:
+        over_base = med["baseline"] - med["gcc"]
+        print(f"  ratio baseline/stock overhead: {over_base / over_stock:.2f}")
     return med
 
 
@@ -152,12 +169,16 @@ def main() -> int:
     ap.add_argument("--builds", default="lua5.4,redis")
     ap.add_argument("--jobs", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--baseline", type=Path, help="another checkout, measured in the same run")
     args = ap.parse_args()
     work = fresh_workdir("distcc-py-bench-")
     ours = make_launchers(work / "bin")
     print(f"workdir {work}")
     if args.runs:
-        overhead(args.runs, ours, work)
+        baseline = None
+        if args.baseline:
+            baseline = checkout_launchers(args.baseline.resolve(), work / "bin-baseline")
+        overhead(args.runs, ours, work, baseline)
     for project in filter(None, args.builds.split(",")):
         build(project, args.jobs, ours, work, args.repeat)
     return 0

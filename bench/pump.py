@@ -5,7 +5,8 @@
                           [--no-local] [--json FILE]
 
 What one run does, for every variant, on a fresh copy of the tree at the same path
-(``/var/tmp/distcc-py-pumpbench/<project>``, so objects are comparable):
+(``/var/tmp/distcc-py-pumpbench/<project>``, or ``$PUMPBENCH_DIR/<project>``, so objects are
+comparable):
 
 1. start two loopback daemons (127.0.0.1 and 127.0.0.2, ``--jobs 2`` each) and, in front of
    each, a transparent TCP relay that counts the bytes in both directions; ``DISTCC_HOSTS``
@@ -63,11 +64,13 @@ from benchlib import (
 )
 
 STOCK_PUMP_DIR = Path("/tmp/distcc-pump-fixed")
-WORK = Path("/var/tmp/distcc-py-pumpbench")  # not /tmp: its file events cost watchers CPU
+# not /tmp: its file events cost watchers CPU.  PUMPBENCH_DIR gives concurrent runs (two
+# engineers on one machine) each their own tree and launchers.
+WORK = Path(os.environ.get("PUMPBENCH_DIR") or "/var/tmp/distcc-py-pumpbench")
 # Daemons, relays' logs, client temp dirs: NOT under WORK.  Our include server watches the
 # tree's parent (WORK) recursively, and job directories created there by the daemons (a
 # mirror root per job) cost it 2-3 s of CPU per redis build; real daemons run elsewhere.
-RUNS = Path("/var/tmp/distcc-py-pumpbench-runs")
+RUNS = Path(f"{WORK}-runs")
 MAKE_ARGS = {"redis": ["MALLOC=libc", "BUILD_TLS=no"], "lua5.4": ["linux"]}
 CLEAN = {"redis": "distclean", "lua5.4": "clean"}
 VARIANTS = ("stock", "native", "p3", "native-nc")

@@ -21,6 +21,7 @@ less changes one part, not every part after it).
 
 from __future__ import annotations
 
+from client import lz4frame
 from common.protocol import (
     ARGC,
     BLOB,
@@ -205,14 +206,14 @@ def _read_token(reader: Reader, expected: bytes) -> int:
 
 
 def _lz4(reader: Reader, token: bytes) -> bytes:
-    import lz4.frame
+    frame = lz4frame.load()
 
     length = reader.expect(token)
     if not length:
         return b""
     body = reader.read_bulk_body(token, length, False)
     try:
-        data = lz4.frame.decompress(body)
+        data = frame.decompress(body)
     except RuntimeError as exc:
         raise ProtocolError(f"{token.decode()}: bad LZ4 frame: {exc}") from None
     if len(data) > reader.limits.max_bulk:

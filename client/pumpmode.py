@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 ROOT_DEPTH = 3
 FORCING_FILE = "forcing_technique_271828"
 INCLUDE_SERVER_TIMEOUT = 60.0
+_READ_CHUNK = 1 << 16
 
 
 class NotCovered(Exception):
@@ -49,11 +50,21 @@ class NotCovered(Exception):
 
 
 class _UnixStream:
+    """Buffered reads: a reply of a few hundred packets costs a few ``recv`` calls, not
+    two (header, body) per packet, each behind a ``poll`` for the timeout."""
+
     def __init__(self, sock: _socket.socket) -> None:
         self.sock = sock
+        self._buf = b""
+        self._pos = 0
 
     def read(self, n: int) -> bytes:
-        return bytes(self.sock.recv(n))
+        if self._pos >= len(self._buf):
+            self._buf = self.sock.recv(max(n, _READ_CHUNK))
+            self._pos = 0
+        out = self._buf[self._pos : self._pos + n]
+        self._pos += len(out)
+        return out
 
 
 def ask_include_server(socket_path: str, cwd: str, argv: tuple[str, ...]) -> list[str]:

@@ -14,6 +14,7 @@ from client.compile import RemoteFailure
 from client.hosts import Mode
 from client.transport import Connection, PipeConnection, TcpConnection, TransportError
 from common.compiler.rewrite import plain_server_argv
+from common.compress import preload as preload_lzo
 from common.protocol import (
     DOTI,
     ProtocolError,
@@ -63,6 +64,8 @@ def open_request(
     job: CompileJob, host: Host, cfg: Config, version: int, env: dict[str, str]
 ) -> Connection:
     """Connect to ``host`` and send a protocol 1/2 request head (everything before DOTI)."""
+    if compresses(version):
+        preload_lzo()  # ~0.5 ms: here it overlaps cpp instead of following it
     conn = connect(host, cfg, env)
     try:
         conn.cork(True)

@@ -15,6 +15,12 @@ class CompressionError(Exception):
     """The data is not a valid LZO1X stream, or inflates past the allowed size."""
 
 
+def preload() -> None:
+    """Import the LZO module now, for a caller with time to spare (the client while cpp
+    runs), so that compressing the preprocessed source does not wait for it."""
+    import lzo  # noqa: F401
+
+
 def lzo_compress(data: bytes) -> bytes:
     if not data:
         return b""

@@ -43,7 +43,9 @@ def make_launchers(dest: Path, commands: dict[str, str] = COMMANDS) -> Path:
         script = dest / name
         script.write_text(
             f"#!{sys.executable}{'' if name in SITE_COMMANDS else ' -S'}\n"
-            "import sys\n"
+            # The client runs without the cycle collector, as bin/distcc starts it.
+            + ("import gc\ngc.disable()\n" if name == "distcc" else "")
+            + "import sys\n"
             f"sys.path.insert(0, {str(REPO)!r})\n"
             # -S skips site, so add the directories of installed libraries (lzo, ...) the
             # way bin/distcc does.

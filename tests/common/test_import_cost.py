@@ -45,6 +45,7 @@ HOT_MODULES = (
     "client.transport",
     "client.remote",
     "client.native",
+    "client.lz4frame",
     "client.pumpmode",
     "client.outputs",
     "client.log",
