@@ -75,7 +75,10 @@ class Outcome:
     __slots__ = (
         "bytes_received",
         "bytes_sent",
+        "cached",
         "fallback",
+        "files_offered",
+        "files_sent",
         "host",
         "mode",
         "pump_fallback",
@@ -90,6 +93,9 @@ class Outcome:
         self.fallback = ""  # a Fallback / LocalReason value, "" when remote
         self.bytes_sent = 0
         self.bytes_received = 0
+        self.files_offered = 0  # native protocol: files named by digest ...
+        self.files_sent = 0  # ... and those the daemon lacked
+        self.cached = False  # native protocol: the daemon's stored reply of an identical job
 
 
 class Compiler:

@@ -188,6 +188,9 @@ def _record(path: str, out: Outcome, code: int) -> None:
             str(out.bytes_received),
             str(code),
             out.host or "-",
+            str(out.files_offered),
+            str(out.files_sent),
+            "cached" if out.cached else "-",
         )
     )
     try:

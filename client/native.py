@@ -26,6 +26,7 @@ from common.protocol import (
     ARGC,
     BLOB,
     CDIR,
+    CHIT,
     DDWO,
     DGST,
     DIST,
@@ -292,6 +293,9 @@ def run(
     obj = _lz4(reader, DOTO)
     dotd = _lz4(reader, DOTD)
     dwo = _lz4(reader, DDWO)
+    outcome.cached = _read_token(reader, CHIT) == 1
+    outcome.files_offered += len(files)
+    outcome.files_sent += len(file_blobs)
     outcome.bytes_sent += conn.bytes_sent
     outcome.bytes_received += conn.bytes_received
     return NativeReply(status, stderr, stdout, obj, dotd or None, dwo or None)

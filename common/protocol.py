@@ -62,6 +62,7 @@ ERRR = b"ERRR"  # an explicit refusal, then close
 DDWO = b"DDWO"  # the -gsplit-dwarf .dwo
 PRTS = b"PRTS"  # the entries as parts by digest (binary: 32-byte digest, 4-byte size)
 PART_ID_LEN = 36
+CHIT = b"CHIT"  # last packet of a reply: 1 if it came from the daemon's result cache
 
 # The include server's extension of distcc's include-server protocol: XINC + version
 # before CDIR; version 1 answers with XJSN (JSON), version 2 with ARGC/ARGV of compact

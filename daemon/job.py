@@ -312,7 +312,7 @@ def _serve_native(conn: Connection, ctx: JobContext, reader: Reader, outcome: Ou
         )
         cached = cache.get(key) if key else None
         if cached is not None:
-            conn.send(native.need_packets(native.Plan()) + cached)
+            conn.send(native.need_packets(native.Plan()) + cached + native.origin_packet(True))
             log.info("native job: %d entries, the reply of an identical job", len(entries))
             outcome.cached = True
             _record(outcome, 0, runner.Ended.EXITED)
@@ -354,7 +354,7 @@ def _serve_native(conn: Connection, ctx: JobContext, reader: Reader, outcome: Ou
             reply = native.reply_packets(
                 done.status, done.stderr, done.stdout, done.obj, done.dotd, done.dwo
             )
-            conn.send(reply)
+            conn.send(reply + native.origin_packet(False))
             _record(outcome, done.status, done.ended)
             if cache is not None and key and done.status == 0 and not _capture.lines:
                 shipped = plan.system_mismatch

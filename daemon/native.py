@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 from common.protocol import (
     BLOB,
+    CHIT,
     DDWO,
     DGST,
     DONE,
@@ -323,6 +324,11 @@ def reply_packets(
             _lz4(DDWO, dwo if ok else b""),
         ]
     )
+
+
+def origin_packet(cached: bool) -> bytes:
+    """The reply's last packet: whether it is a stored reply (daemon/results.py)."""
+    return header(CHIT, int(cached))
 
 
 def error_packet(message: str) -> bytes:

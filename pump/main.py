@@ -182,6 +182,7 @@ def summarize(stats_file: Path) -> tuple[str, int]:
     where: collections.Counter[str] = collections.Counter()
     reasons: collections.Counter[str] = collections.Counter()
     sent = received = 0
+    offered = shipped = cached = 0
     try:
         lines = stats_file.read_text().splitlines()
     except FileNotFoundError:
@@ -202,6 +203,10 @@ def summarize(stats_file: Path) -> tuple[str, int]:
             reasons[fallback] += 1
         if pump_fallback != "-":
             reasons[pump_fallback] += 1
+        if len(fields) >= 11:  # the native protocol's counts
+            offered += int(fields[8])
+            shipped += int(fields[9])
+            cached += fields[10] == "cached"
     fallbacks = sum(n for r, n in reasons.items() if r not in NATURALLY_LOCAL)
     parts = [f"{PREFIX}Summary: {jobs} distcc job(s)"]
     order = ["remote (pump mode)", "remote (plain mode)", "local"]
@@ -211,6 +216,12 @@ def summarize(stats_file: Path) -> tuple[str, int]:
         listed = ", ".join(f"{r} {n}" for r, n in sorted(reasons.items(), key=lambda x: -x[1]))
         text += f"{PREFIX}Not remote in pump mode, by reason: {listed}\n"
     text += f"{PREFIX}Bytes sent {sent}, received {received}\n"
+    if offered:
+        text += (
+            f"{PREFIX}Files named by digest {offered}: {offered - shipped} already on the"
+            f" servers (cache hits), {shipped} sent; {cached} job(s) answered from the"
+            " servers' result caches\n"
+        )
     return text, fallbacks
 
 

@@ -189,6 +189,7 @@ _REPLY = (
     header(DONE, NATIVE_VERSION)
     + header(STAT, 0)
     + b"".join(header(t, 0) for t in (b"SERR", b"SOUT", b"DOTO", b"DOTD", b"DDWO"))
+    + header(b"CHIT", 0)
 )
 
 
@@ -205,6 +206,9 @@ def _sent_parts(conn: FakeDaemon) -> tuple[list[bytes], Reader]:
 class Outcome:
     bytes_sent = 0
     bytes_received = 0
+    files_offered = 0
+    files_sent = 0
+    cached = False
 
 
 def test_run_sends_only_the_parts_the_daemon_lacks(tmp_path: Path) -> None:
@@ -214,8 +218,10 @@ def test_run_sends_only_the_parts_the_daemon_lacks(tmp_path: Path) -> None:
     parts = split_parts(entries)
     lacking = [digest_of(parts[1]), digest_of(parts[-1])]
     conn = FakeDaemon(_need(lacking) + _need([digest_of(b"int a;\n")]) + _REPLY)
-    reply = run(conn, "/p", ["gcc", "-c", "a.c"], entries, Outcome())  # type: ignore[arg-type]
+    outcome = Outcome()
+    reply = run(conn, "/p", ["gcc", "-c", "a.c"], entries, outcome)  # type: ignore[arg-type]
     assert reply.status == 0
+    assert (outcome.files_offered, outcome.files_sent, outcome.cached) == (81, 1, False)
     named, reader = _sent_parts(conn)
     assert ["blake2b:" + d.hex() for d in named] == [digest_of(p) for p in parts]
     got = [zlib.decompress(reader.read_bulk(BLOB, False)) for _ in range(3)]
@@ -225,8 +231,10 @@ def test_run_sends_only_the_parts_the_daemon_lacks(tmp_path: Path) -> None:
 
 def test_run_sends_no_part_to_a_daemon_that_has_them_all() -> None:
     entries = _closure(30, system=30)
-    conn = FakeDaemon(_need([]) + _need([]) + _REPLY)
-    run(conn, "/p", ["gcc", "-c", "a.c"], entries, Outcome())  # type: ignore[arg-type]
+    conn = FakeDaemon(_need([]) + _need([]) + _REPLY[:-12] + header(b"CHIT", 1))
+    outcome = Outcome()
+    run(conn, "/p", ["gcc", "-c", "a.c"], entries, outcome)  # type: ignore[arg-type]
+    assert (outcome.files_sent, outcome.cached) == (0, True)  # a stored reply
     named, reader = _sent_parts(conn)
     assert len(named) == len(split_parts(entries))
     assert reader.stream.read() == b""  # the request head, nothing else

@@ -177,6 +177,7 @@ def test_native_second_request_sends_only_the_part_names(
 ) -> None:
     """With ``PRTS``, a closure the daemon has seen costs 36 bytes per part: the second
     identical job sends neither file contents nor the entries themselves."""
+    from client.compile import Outcome
     from client.native import Entry, digest_of, entry_section, run, split_parts
     from client.transport import TcpConnection
 
@@ -187,19 +188,22 @@ def test_native_second_request_sends_only_the_part_names(
     entries = [entry("hello.c"), entry("hello.h"), Entry("D", str(hello / "sub"))]
     argv = ["gcc", "-c", "hello.c", "-o", "hello.o"]
 
-    class Tally:
-        bytes_sent = 0
-        bytes_received = 0
-
     sent = []
+    outcomes = []
     for _ in range(2):
         conn = TcpConnection(our_daemon.address, our_daemon.port, 30.0)
+        outcomes.append(Outcome())
         try:
-            reply = run(conn, str(hello), argv, entries, Tally())  # type: ignore[arg-type]
+            reply = run(conn, str(hello), argv, entries, outcomes[-1])
         finally:
             conn.close()
         assert reply.status == 0
         sent.append(conn.bytes_sent)
+    # The second request is the first one again: the daemon's stored reply.
+    assert [(o.files_offered, o.files_sent, o.cached) for o in outcomes] == [
+        (2, 2, False),
+        (2, 0, True),
+    ]
     section = len(entry_section(entries))
     files = sum(e.size for e in entries)
     assert sent[0] > sent[1] + section // 4 + files // 4

@@ -31,6 +31,22 @@ def test_summary_counts_places_reasons_and_bytes(tmp_path: Path) -> None:
     assert "not-compile" in NATURALLY_LOCAL
 
 
+def test_summary_counts_files_found_on_servers_and_stored_replies(tmp_path: Path) -> None:
+    stats = tmp_path / "stats"
+    # + files named by digest, files sent, "cached" (native protocol jobs)
+    stats.write_text(
+        "remote\tpump\t-\t-\t900\t50\t0\th1\t240\t40\t-\n"
+        "remote\tpump\t-\t-\t700\t50\t0\th2\t240\t0\tcached\n"
+        + LINES[0]  # an older line, without the counts
+        + "\n"
+    )
+    text, _ = summarize(stats)
+    assert "3 distcc job(s): 3 remote (pump mode)" in text
+    assert "Files named by digest 480: 440 already on the servers (cache hits), 40 sent" in text
+    assert "1 job(s) answered from the servers' result caches" in text
+    assert "Files named" not in summarize(tmp_path / "absent")[0]
+
+
 def test_summary_without_jobs(tmp_path: Path) -> None:
     text, fallbacks = summarize(tmp_path / "absent")
     assert "0 distcc job(s)" in text and fallbacks == 0
