@@ -263,6 +263,7 @@ def _serve(config: Config) -> int:
         io_timeout=io_timeout,
         stats_listener=stats_listener,
         lifetime=config.lifetime,
+        idle_lifetime=config.idle_lifetime,
         no_fork=config.no_fork,
         max_connections=max(64, 8 * config.jobs),
         evict_after=min(EVICT_AFTER, io_timeout / 2),

@@ -72,6 +72,7 @@ class Config:
     inetd: bool = False
     daemon: bool = False
     lifetime: float = 0.0  # seconds, 0 = forever
+    idle_lifetime: float = 0.0  # exit after this many seconds without a connection; 0 = never
     enable_tcp_insecure: bool = False
     sandbox: bool = False  # run compilers in namespaces (daemon/sandbox.py)
     sandbox_optional: bool = False  # without namespace support, run unsandboxed
@@ -139,6 +140,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("daemon", None, "daemon", "bind and listen on socket"),
     Option("enable-tcp-insecure", None, "enable_tcp_insecure", "run any compiler a client names"),
     Option("help", None, "action", "explain usage and exit", const="help"),
+    Option(
+        "idle-lifetime",
+        None,
+        "idle_lifetime",
+        "exit after this many seconds without a connection (ours)",
+        _int_in(0, None),
+        "SECONDS",
+    ),
     Option("inetd", None, "inetd", "serve client connected to stdin"),
     Option(
         "job-lifetime",

@@ -75,6 +75,7 @@ class Server:
         io_timeout: float,
         stats_listener: socket.socket | None = None,
         lifetime: float = 0.0,
+        idle_lifetime: float = 0.0,
         no_fork: bool = False,
         max_connections: int = 256,
         evict_after: float = 10.0,
@@ -86,6 +87,8 @@ class Server:
         self.acl = acl
         self.io_timeout = io_timeout
         self.lifetime = lifetime
+        self.idle_lifetime = idle_lifetime
+        self._last_busy = clock()  # when a connection last ended (or the start)
         self.no_fork = no_fork
         self.max_connections = max_connections
         self.evict_after = evict_after
@@ -122,21 +125,43 @@ class Server:
         sel.register(self.listener, selectors.EVENT_READ, self._accept_job)
         if self.stats_listener is not None:
             sel.register(self.stats_listener, selectors.EVENT_READ, self._accept_stats)
-        sel.register(self._wake_r, selectors.EVENT_READ, None)
+        sel.register(self._wake_r, selectors.EVENT_READ, self._drain_wake)
         try:
             while not self._stop:
                 timeout = None if deadline is None else max(0.0, deadline - self.clock())
+                idle_end = self._idle_end()
+                if idle_end is not None:
+                    left = max(0.0, idle_end - self.clock())
+                    timeout = left if timeout is None else min(timeout, left)
                 for key, _ in sel.select(timeout):
                     if key.data is not None:
                         key.data()
                 if deadline is not None and self.clock() >= deadline:
                     log.info("lifetime of %ss expired, exiting", self.lifetime)
                     break
+                idle_end = self._idle_end()
+                if idle_end is not None and self.clock() >= idle_end:
+                    log.info("no connection for %ss, exiting", self.idle_lifetime)
+                    break
         finally:
             if self._signal:
                 log.info("got signal %d, shutting down", self._signal)
             sel.close()
             self._shutdown()
+
+    def _drain_wake(self) -> None:
+        with contextlib.suppress(OSError):
+            os.read(self._wake_r, 4096)
+
+    def _idle_end(self) -> float | None:
+        """When ``--idle-lifetime`` ends the daemon if no connection comes (None: never,
+        or a connection is open now)."""
+        if self.idle_lifetime <= 0:
+            return None
+        with self._lock:
+            if self._threads:
+                return None
+            return self._last_busy + self.idle_lifetime
 
     def _shutdown(self) -> None:
         self.listener.close()
@@ -237,6 +262,10 @@ class Server:
             with self._lock:
                 self._threads.discard(threading.current_thread())
                 self._sockets.discard(sock)
+                self._last_busy = self.clock()
+            if self.idle_lifetime > 0 and not self._stop:  # the loop recomputes its end
+                with contextlib.suppress(OSError):
+                    os.write(self._wake_w, b"i")
                 if conn is not None:
                     self._connections.discard(conn)
 

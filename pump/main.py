@@ -6,7 +6,9 @@
 1. Find this user's include server (one per user, long-lived: its memory stays warm
    across builds) or start it; its socket goes into ``INCLUDE_SERVER_PORT``.
 2. With no host list configured (``DISTCC_HOSTS`` empty, or unset and no hosts file),
-   start a private ``distccd`` on a free loopback port for this build only: pump works
+   find or start this user's private ``distccd`` on a loopback port (``PrivateDaemon``:
+   kept between builds like the include server, so its store and result cache serve the
+   next build; it exits after 30 idle minutes or with ``pump --shutdown``): pump works
    out of the box on one machine.
 3. Run COMMAND with ``DISTCC_STATS_FILE`` set: every ``distcc`` job appends one line
    saying where it ran and, if not remotely in pump mode, why (``client.main._record``).
@@ -41,20 +43,25 @@ COMPILERS = ("cc", "c++", "gcc", "g++", "clang", "clang++")
 
 
 def code_stamp() -> str:
-    """A short stamp of the include server's code (file names, sizes, mtimes).
+    """A short stamp of the code of the servers pump keeps (file names, sizes, mtimes of
+    the include server, the daemon and what they share).
 
-    A live include server is reused only if it runs the same code: after an upgrade, the
-    old server (left to its idle timeout) would not speak what the new client asks.
+    A live include server or private daemon is reused only if it runs the same code:
+    after an upgrade, the old ones (left to their idle timeouts) would not speak what the
+    new client asks.
     """
     import hashlib
 
+    import common
+    import daemon
     import include_server
 
     h = hashlib.blake2b(digest_size=6)
-    pkg = Path(include_server.__file__).parent
-    for f in sorted(pkg.glob("*.py")):
-        st = f.stat()
-        h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    for package in (include_server, daemon, common):
+        top = Path(str(package.__file__)).parent
+        for f in sorted(top.rglob("*.py")):
+            st = f.stat()
+            h.update(f"{f.relative_to(top.parent)}:{st.st_size}:{st.st_mtime_ns};".encode())
     return h.hexdigest()
 
 
@@ -121,18 +128,62 @@ def host_list_configured(env: dict[str, str]) -> bool:
     return any(os.path.exists(p) for p in (top + "/hosts", "/etc/distcc/hosts"))
 
 
-class PrivateDaemon:
-    """A distccd on a free loopback port, for one build."""
+PRIVATE_IDLE_LIFETIME = 1800  # seconds without a connection before the private daemon exits
 
-    def __init__(self, workdir: Path) -> None:
+
+class PrivateDaemon:
+    """This user's own distccd on a loopback port, for builds with no host list.
+
+    Like the include server it outlives one build (its content store and result cache
+    make the next build cheaper) and is found again through files in the state
+    directory: ``distccd.port`` and ``distccd.pid``.  It ends by itself after
+    ``PRIVATE_IDLE_LIFETIME`` seconds without a connection, or with ``pump --shutdown``.
+    """
+
+    def __init__(self, port: int, pid: int, started: bool) -> None:
+        self.port = port
+        self.pid = pid
+        self.started = started
+        self.jobs = (os.cpu_count() or 1) + 2
+
+    @property
+    def hosts(self) -> str:
+        return f"127.0.0.1:{self.port}/{self.jobs}{PRIVATE_DAEMON_OPTS}"
+
+    @staticmethod
+    def find(d: Path) -> PrivateDaemon | None:
+        """The live private daemon recorded in ``d``, if any."""
+        try:
+            port = int((d / "distccd.port").read_text())
+            pid = int((d / "distccd.pid").read_text())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return None
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        except OSError:
+            return None
+        return PrivateDaemon(port, pid, started=False)
+
+    @staticmethod
+    def ensure(d: Path) -> PrivateDaemon:
+        """Reuse the live one or start one (one at a time: a lock in ``d``)."""
+        import fcntl
+
+        with open(d / "distccd.lock", "a") as lock:
+            fcntl.lockf(lock, fcntl.LOCK_EX)
+            return PrivateDaemon.find(d) or PrivateDaemon._start(d)
+
+    @staticmethod
+    def _start(d: Path) -> PrivateDaemon:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.pid_file = workdir / "distccd.pid"
-        tmp = workdir / "distccd-tmp"
-        tmp.mkdir()
+            port = s.getsockname()[1]
+        pid_file = d / "distccd.pid"
+        pid_file.unlink(missing_ok=True)
+        tmp = d / "distccd-tmp"
+        tmp.mkdir(exist_ok=True)
         tmp.chmod(0o1777)
-        workdir.chmod(0o711)
         env = dict(os.environ, TMPDIR=str(tmp))
         args = [
             *_tool("distccd"),
@@ -142,11 +193,13 @@ class PrivateDaemon:
             "--allow",
             "127.0.0.1",
             "--port",
-            str(self.port),
+            str(port),
             "--pid-file",
-            str(self.pid_file),
+            str(pid_file),
             "--log-file",
-            str(workdir / "distccd.log"),
+            str(d / "distccd.log"),
+            "--idle-lifetime",
+            str(PRIVATE_IDLE_LIFETIME),
         ]
         for cc in COMPILERS:
             args += ["--allow-compiler", cc]
@@ -158,22 +211,24 @@ class PrivateDaemon:
         if r.returncode != 0:
             raise SystemExit(f"pump: failed to start a private distccd (exit {r.returncode})")
         deadline = time.monotonic() + 10
-        while not (self.pid_file.exists() and self.pid_file.read_text().strip()):
+        while not (pid_file.exists() and pid_file.read_text().strip()):
             if time.monotonic() > deadline:
                 raise SystemExit("pump: the private distccd did not write its pid file")
             time.sleep(0.01)
-        self.pid = int(self.pid_file.read_text().strip())
-        self.jobs = (os.cpu_count() or 1) + 2
+        (d / "distccd.port").write_text(f"{port}\n")
+        return PrivateDaemon(port, int(pid_file.read_text().strip()), started=True)
 
-    @property
-    def hosts(self) -> str:
-        return f"127.0.0.1:{self.port}/{self.jobs}{PRIVATE_DAEMON_OPTS}"
-
-    def stop(self) -> None:
+    @staticmethod
+    def stop(d: Path) -> bool:
+        """SIGTERM the recorded private daemon; True if there was one."""
+        found = PrivateDaemon.find(d)
+        if found is None:
+            return False
         try:
-            os.kill(self.pid, signal.SIGTERM)
+            os.kill(found.pid, signal.SIGTERM)
         except ProcessLookupError:
-            pass
+            return False
+        return True
 
 
 def summarize(stats_file: Path) -> tuple[str, int]:
@@ -233,13 +288,14 @@ def run_build(command: Sequence[str], strict: bool) -> int:
     env = dict(os.environ)
     sock, _started = ensure_include_server()
     work = Path(tempfile.mkdtemp(prefix="distcc-py-pump-build-"))
-    daemon: PrivateDaemon | None = None
     try:
         if not host_list_configured(env):
-            daemon = PrivateDaemon(work)
+            daemon = PrivateDaemon.ensure(state_dir())
             env["DISTCC_HOSTS"] = daemon.hosts
+            how = "started" if daemon.started else "reused"
             sys.stderr.write(
-                f"{PREFIX}No hosts configured: using a private distccd on 127.0.0.1:{daemon.port}\n"
+                f"{PREFIX}No hosts configured: using this user's private distccd on"
+                f" 127.0.0.1:{daemon.port} ({how})\n"
             )
         stats = work / "stats"
         env["INCLUDE_SERVER_PORT"] = str(sock)
@@ -258,8 +314,6 @@ def run_build(command: Sequence[str], strict: bool) -> int:
         sys.stderr.write(text)
         return status if status >= 0 else 128 - status
     finally:
-        if daemon is not None:
-            daemon.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -282,6 +336,8 @@ def startup() -> int:
 
 def shutdown() -> int:
     d = Path(os.environ.get("INCLUDE_SERVER_DIR") or state_dir())
+    if PrivateDaemon.stop(d):
+        sys.stderr.write(f"{PREFIX}Shutting down the private distccd\n")
     pid_text = os.environ.get("INCLUDE_SERVER_PID") or (
         (d / "pid").read_text().strip() if (d / "pid").exists() else ""
     )
@@ -303,7 +359,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] == "--shutdown":
         return shutdown()
     parser = argparse.ArgumentParser(
-        prog="pump", description="Run a build with distcc in pump mode."
+        prog="pump",
+        description="Run a build with distcc in pump mode (docs/pump.md).",
+        epilog='Also: eval "$(pump --startup)" (start or reuse the include server, print the'
+        " exports) and pump --shutdown (stop it).",
     )
     parser.add_argument("--strict", action="store_true", help="any fallback fails its job")
     parser.add_argument("command", nargs=argparse.REMAINDER)

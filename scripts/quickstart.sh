@@ -27,7 +27,7 @@ else
 fi
 
 # The main job: a pump build with no hosts configured.  `pump` starts (or reuses) this
-# user's include server and a private distccd on a free loopback port, runs the build in
+# user's include server and private distccd (on a loopback port), runs the build in
 # pump mode (headers shipped, preprocessing on the daemon), and prints what ran where.
 # (An empty DISTCC_HOSTS also overrides /etc/distcc/hosts, which Debian's distcc package
 # ships naming 127.0.0.1.)

@@ -152,6 +152,21 @@ def test_lifetime_ends_the_daemon(start_daemon: StartDaemon) -> None:
     assert "lifetime of 1s expired" in daemon.log()
 
 
+def test_idle_lifetime_counts_from_the_last_connection(start_daemon: StartDaemon) -> None:
+    import time
+
+    daemon = start_daemon("--allow-compiler", "gcc", "--idle-lifetime", "2", "--log-level", "info")
+    # Connections 1 s apart for ~3 s keep it alive past its 2 s of idleness ...
+    for _ in range(3):
+        time.sleep(1.0)
+        assert daemon.compile(1, ["gcc", "-c", "a.c", "-o", "a.o"], b"int x;\n").status == 0
+    assert daemon.pid_file.exists()
+    # ... then it ends 2 s after the last one, by itself.
+    wait_for(lambda: not daemon.pid_file.exists(), "the daemon to end", timeout=15)
+    daemon.pid = 0
+    assert "no connection for 2s, exiting" in daemon.log()
+
+
 def test_log_goes_to_log_file_at_the_chosen_level(start_daemon: StartDaemon) -> None:
     daemon = start_daemon("--allow-compiler", "gcc", "--log-level", "error")
     daemon.exchange(b"junk-junk-junk")

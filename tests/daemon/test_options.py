@@ -46,6 +46,7 @@ def test_defaults() -> None:
         (["--log-level=Warning"], "log_level", logging.WARNING),
         (["-P", "/x.pid"], "pid_file", "/x.pid"),
         (["--lifetime", "5"], "lifetime", 5),
+        (["--idle-lifetime", "600"], "idle_lifetime", 600),
         (["--job-lifetime", "9"], "job_lifetime", 9),
         (["--stats", "--stats-port", "9000"], "stats_port", 9000),
         (["--no-detach", "--daemon"], "no_detach", True),

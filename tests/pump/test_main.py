@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from pump.main import NATURALLY_LOCAL, code_stamp, host_list_configured, summarize
+from tests.daemon.helpers import wait_for
 
 LINES = [
     # where, mode, fallback, pump fallback, sent, received, exit, host
@@ -72,36 +75,50 @@ def test_code_stamp_is_stable() -> None:
 def test_embedded_default_private_daemon(
     tool_bin: Path, clean_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """No hosts: pump runs a private loopback distccd, and the job runs there in pump mode,
-    giving the object a local compile gives."""
+    """No hosts: pump runs this user's private loopback distccd, and the job runs there in
+    pump mode, giving the object a local compile gives.  The next build reuses the daemon
+    (and gets the stored reply of the identical job); ``pump --shutdown`` ends it."""
     src = tmp_path / "src"
     src.mkdir()
     (src / "h.h").write_text("#define V 7\n")
     (src / "a.c").write_text('#include "h.h"\nint v(void) { return V; }\n')
     env = dict(clean_env, DISTCC_HOSTS="")
-    r = subprocess.run(
-        [
-            str(tool_bin / "pump"),
-            str(tool_bin / "distcc"),
-            "gcc",
-            "-g",
-            "-O2",
-            "-c",
-            "a.c",
-            "-o",
-            "a.o",
-        ],
-        cwd=src,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert r.returncode == 0, r.stderr
-    assert "private distccd" in r.stderr
-    assert "1 distcc job(s): 1 remote (pump mode), 0 remote (plain mode), 0 local" in r.stderr
+    argv = [str(tool_bin / "pump"), str(tool_bin / "distcc"), "gcc", "-g", "-O2", "-c", "a.c"]
+
+    def build() -> str:
+        r = subprocess.run(
+            [*argv, "-o", "a.o"], cwd=src, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert r.returncode == 0, r.stderr
+        assert "1 distcc job(s): 1 remote (pump mode), 0 remote (plain mode), 0 local" in r.stderr
+        return r.stderr
+
+    first = build()
     subprocess.run(["gcc", "-g", "-O2", "-c", "a.c", "-o", "local.o"], cwd=src, check=True)
     assert (src / "a.o").read_bytes() == (src / "local.o").read_bytes()
+    (src / "a.o").unlink()
+    second = build()
+    assert (src / "a.o").read_bytes() == (src / "local.o").read_bytes()
+    started = re.search(r"private distccd on 127.0.0.1:(\d+) \(started\)", first)
+    reused = re.search(r"private distccd on 127.0.0.1:(\d+) \(reused\)", second)
+    assert started and reused and started[1] == reused[1], (first, second)
+    assert "0 job(s) answered from the servers' result caches" in first
+    assert "1 job(s) answered from the servers' result caches" in second
+
+    port = int(started[1])
+    done = subprocess.run(
+        [str(tool_bin / "pump"), "--shutdown"], env=env, capture_output=True, text=True
+    )
+    assert "Shutting down the private distccd" in done.stderr, done.stderr
+
+    def refused() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return True
+        return False
+
+    wait_for(refused, "the private distccd to stop listening")
 
 
 def test_pump_exits_with_the_command_status(tool_bin: Path, clean_env: dict[str, str]) -> None:
