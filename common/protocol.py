@@ -51,7 +51,7 @@ DOTO = b"DOTO"
 DOTD = b"DOTD"
 
 # Our native protocol (docs/protocol.md): distcc's framing, its own version number.
-NATIVE_VERSION = 0x50590002
+NATIVE_VERSION = 0x50590003
 FDIG = b"FDIG"  # NAME's content by digest: "digest:size"
 SDIG = b"SDIG"  # a system header by digest: the daemon may use its own copy
 MDIR = b"MDIR"  # NAME is a directory that must exist

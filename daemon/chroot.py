@@ -153,6 +153,10 @@ def build(
             raise BadName(f"LINK {target} would hide the toolchain at {target}")
     if os.path.lexists(root + RESERVED):
         raise BadName(f"{RESERVED} is reserved for the daemon")
+    if os.path.lexists(root + "/etc"):
+        # The dynamic loader reads /etc/ld.so.preload, clang its configuration files
+        # under /etc: a client's /etc would run its own code in the compiler.
+        raise BadName("/etc is shipped: the server's configuration, not the client's")
     mirror.make_dir(TMP_DIR)
     overlays = _overlays(mirror, job_dir, dir_binds, search_dirs, {t for _, t in delegated})
     covers = [m.target for m in overlays] + [t for _, t in delegated]

@@ -1,6 +1,6 @@
 """The native protocol on the daemon (docs/protocol.md): files by digest, zlib/lz4, ``ERRR``.
 
-After ``DIST 50590002``, ``CDIR`` and the argv (checked as for protocol 3), the entries
+After ``DIST 50590003``, ``CDIR`` and the argv (checked as for protocol 3), the entries
 (``read_request_entries``): inline after ``NFIL``, or in parts named by digest (``PRTS``;
 the daemon asks for the parts its store lacks, which arrive like files).  An entry is
 ``NAME`` then ``FDIG digest:size`` (a file), ``SDIG digest:size`` (a system header),
@@ -23,11 +23,13 @@ would also drop gcc's implicit ``-include stdc-predef.h``.)
 Under ``distccd --sandbox`` (``populate(..., chrooted=True)``) the compiler sees no
 server header at all (daemon/chroot.py), so every ``SDIG`` file is in the mirror root, at
 its path, and no ``-isystem`` is needed.  A matched one is copied once from the server's
-file into the content store (under its digest, checked again) and hard-linked from there
-like any received file: one link per job instead of a copy per job (a hard link to the
-server's own file would usually cross file systems, and the kernel's protected_hardlinks
-forbids linking root's files for an unprivileged daemon; a bind per file would cost a
-``mount`` per header).
+file into the content store (under its digest, checked again), and every file of the
+root is then a private *copy* from the store, not a hard link: inside its user namespace
+the compiler owns the root's files, and through a link it could chmod and rewrite the
+store's copy, which every later job of every client would compile (a link to the
+server's own file would also usually cross file systems, and protected_hardlinks forbids
+linking root's files for an unprivileged daemon; a bind per file would cost a ``mount``
+per header).
 
 The reply: ``DONE``, ``STAT``, ``SERR``, ``SOUT``, ``DOTO``, ``DOTD``, ``DDWO``, every bulk
 an LZ4 frame (0 = empty); refusals are ``ERRR <message>`` then close.
@@ -131,9 +133,14 @@ def read_request_entries(
         send(need_packets(wanted))
         read_blobs(reader, wanted, store, MAX_PARTS_BYTES)
         section = bytearray()
-        for digest, _ in parts:
+        for digest, size in parts:
+            # The announced size bounds what is read: a part the store already has must
+            # have it (else a client names a big stored file many times over).
             with open(store.path(digest), "rb") as f:
-                section += f.read()
+                data = f.read(size + 1)
+            if len(data) != size:
+                raise ProtocolError(f"PRTS: {digest} is not {size} bytes")
+            section += data
     try:
         return read_entries_to_end(Reader(io.BytesIO(section), reader.limits), len(section))
     except TruncatedError as exc:  # in the parts, not on the connection
@@ -210,6 +217,8 @@ def read_blobs(reader: Reader, p: Plan, store: Store, budget: int) -> None:
     total = 0
     for digest, size in p.need:
         length = reader.expect(BLOB)
+        if length > zlib_bound(size):
+            raise ProtocolError(f"BLOB {digest}: {length} bytes for a {size}-byte file")
         body = reader.read_bulk_body(BLOB, length, False)
         data = inflate(body, size, digest)
         total += len(data)
@@ -219,6 +228,12 @@ def read_blobs(reader: Reader, p: Plan, store: Store, budget: int) -> None:
             store.put(digest, size, data)
         except BadDigest as exc:
             raise ProtocolError(f"BLOB: {exc}") from None
+
+
+def zlib_bound(size: int) -> int:
+    """The most a zlib stream of ``size`` bytes can take (zlib's compressBound, rounded
+    up): a larger ``BLOB`` is refused before it is read."""
+    return size + (size >> 12) + (size >> 14) + (size >> 25) + 64
 
 
 def inflate(body: bytes, size: int, digest: str) -> bytes:
@@ -243,15 +258,19 @@ def inflate(body: bytes, size: int, digest: str) -> bytes:
 def populate(
     mirror: MirrorRoot, entries: list[Entry], p: Plan, store: Store, chrooted: bool = False
 ) -> None:
-    """Build the root: store files hard-linked, links, directories, system headers."""
+    """Build the root: store files hard-linked (copied when ``chrooted``), links,
+    directories, system headers."""
     for e in entries:
         if e.kind == "F":
-            _link_from_store(mirror, e.path, store.path(e.digest))
+            if chrooted:
+                _copy_from_store(mirror, e.path, store.path(e.digest))
+            else:
+                _link_from_store(mirror, e.path, store.path(e.digest))
         elif e.kind == "S":
             if chrooted:
                 if e.path in p.own:
                     _own_into_store(store, e)
-                _link_from_store(mirror, e.path, store.path(e.digest))
+                _copy_from_store(mirror, e.path, store.path(e.digest))
                 continue
             if not p.system_mismatch:
                 continue  # the compiler reads its own, identical, copies
@@ -276,6 +295,14 @@ def _own_into_store(store: Store, e: Entry) -> None:
             store.put(e.digest, e.size, f.read())
     except (OSError, BadDigest) as exc:
         raise BadName(f"{e.path}: the server's copy changed or went away ({exc})") from None
+
+
+def _copy_from_store(mirror: MirrorRoot, client_path: str, source: str) -> None:
+    """A private copy, for a chrooted compiler: inside its user namespace it owns the
+    files of the root, so through a hard link it could chmod and rewrite the store's file
+    (what every later job of every client would then compile)."""
+    with open(source, "rb") as f:
+        mirror.write_file(client_path, f.read())
 
 
 def _link_from_store(mirror: MirrorRoot, client_path: str, source: str) -> None:

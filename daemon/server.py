@@ -262,12 +262,12 @@ class Server:
             with self._lock:
                 self._threads.discard(threading.current_thread())
                 self._sockets.discard(sock)
+                if conn is not None:
+                    self._connections.discard(conn)
                 self._last_busy = self.clock()
             if self.idle_lifetime > 0 and not self._stop:  # the loop recomputes its end
                 with contextlib.suppress(OSError):
                     os.write(self._wake_w, b"i")
-                if conn is not None:
-                    self._connections.discard(conn)
 
     # -------------------------------------------------------------- stats page
 

@@ -118,7 +118,7 @@ def test_request_head_encodes_each_kind() -> None:
             Entry("S", "/usr/include/s.h", "blake2b:11", 2),
         ],
     )
-    assert head.startswith(b"DIST50590002CDIR00000002/wARGC00000003")
+    assert head.startswith(b"DIST50590003CDIR00000002/wARGC00000003")
     assert b"NFIL00000004" in head
     assert b"FDIG0000000cblake2b:00:5" in head
     assert b"LINK00000001t" in head and b"MDIR00000000" in head

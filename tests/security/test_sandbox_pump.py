@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from common.protocol import Reader, Reply, read_reply, request_v12
+from daemon.store import STORE_NAME, digest_of
 from daemon.sysdirs import parse_verbose
 from tests.daemon.helpers import Daemon, wait_for
 from tests.daemon.pumphelpers import STOCK_DISTCC, Entry, include_server, make_project, v3_request
@@ -218,6 +219,40 @@ def test_what_the_compiler_sees(start_daemon: StartDaemon, tmp_path: Path) -> No
     assert reply.obj == b"made\n"
 
 
+def test_compiler_cannot_change_the_content_store(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    # In its user namespace the compiler owns the root's files: were they hard links to
+    # the store, it could chmod and rewrite what later jobs of other clients compile.
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    meddle = tools / "meddle-cc"
+    meddle.write_text(
+        "#!/bin/sh\n"
+        'out=; while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done\n'
+        "chmod 644 h.h && echo '#define V 666' >> h.h\n"
+        'cat h.h > "$out"\n'
+    )
+    meddle.chmod(0o755)
+    daemon = start_daemon(
+        "--allow-compiler", str(meddle), "--sandbox", "--sandbox-bind", str(tools)
+    )
+    header = b"#define V 1\n"
+    entries = [NEntry("F", "/home/u/m.c", b"int m;\n"), NEntry("F", "/home/u/h.h", header)]
+    argv = [str(meddle), "-c", "m.c", "-o", "m.o"]
+    first = native_compile(daemon, "/home/u", argv, entries)
+    assert first.status == 0 and first.obj == header + b"#define V 666\n", first
+    stored = daemon.tmp_dir / STORE_NAME / digest_of(header)[8:10] / digest_of(header)[8:]
+    assert stored.read_bytes() == header
+    assert stored.stat().st_mode & 0o777 == 0o444
+    # Another client's job with the same header gets it as sent, from the store.
+    theirs = [NEntry("F", "/home/v/m.c", b"int m;\n"), NEntry("F", "/home/v/h.h", header)]
+    other = native_compile(daemon, "/home/v", argv, theirs)
+    assert other.status == 0 and other.needed == []  # both files are in the store
+    assert other.obj == header + b"#define V 666\n"  # its own copy, meddled with again
+    _idle(daemon)
+
+
 @pytest.mark.skipif(not os.path.exists("/usr/include/zlib.h"), reason="no zlib.h here")
 def test_unshipped_server_header_is_not_found(start_daemon: StartDaemon) -> None:
     plain, boxed = start_daemon(INSECURE), start_daemon(*BOX)
@@ -273,10 +308,12 @@ def test_shadowing_the_toolchain_is_refused(start_daemon: StartDaemon) -> None:
         (NEntry("F", "/dev/null", evil), []),
         (NEntry("F", "/home/u/specs", b"*invoke_as:\nsh -c owned\n\n"), ["--prefix=/home/u/"]),
         (NEntry("L", "/usr/lib", target="/home/u"), []),
+        (NEntry("F", "/etc/ld.so.preload", b"/home/u/evil.so\n"), []),  # loaded into cc1
     ):
         reply = native_compile(daemon, "/home/u", [*argv[:1], *more, *argv[1:]], [source, extra])
         assert reply.error and any(
-            why in reply.error for why in ("toolchain", "reserved", "client names")
+            why in reply.error
+            for why in ("toolchain", "reserved", "client names", "server's configuration")
         ), reply
     raw = talk(
         daemon,
