@@ -37,6 +37,7 @@ from collections.abc import Iterable, Sequence
 from hashlib import blake2b
 
 from daemon.native import Entry
+from daemon.store import private_dir
 
 RESULTS_NAME = "distccd-results"
 DEFAULT_MAX_BYTES = 256 << 20
@@ -117,8 +118,11 @@ class ResultCache:
         self._lru: OrderedDict[str, int] = OrderedDict()  # key -> size, oldest first
         self.total = 0
         self.hits = 0
-        shutil.rmtree(directory, ignore_errors=True)
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+        mine = os.path.isdir(directory) and not os.path.islink(directory)
+        if mine and os.lstat(directory).st_uid == os.geteuid():
+            shutil.rmtree(directory, ignore_errors=True)  # a previous daemon's replies
+        directory = private_dir(directory)
+        self.directory = directory
 
     def _path(self, key: str) -> str:
         return os.path.join(self.directory, key)

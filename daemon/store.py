@@ -70,15 +70,34 @@ def _lower_hex(text: str) -> bool:
         return False
 
 
+def private_dir(path: str) -> str:
+    """``path`` as a directory only this user can use, or a fresh one beside it.
+
+    TMPDIR is often a shared /tmp: a directory (or a link) of that name made first by
+    another user must not be trusted, or that user could place "stored" files (headers,
+    replies) that this daemon would serve.  Mode 0700 either way."""
+    import stat
+    import tempfile
+
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        st = os.lstat(path)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+            return tempfile.mkdtemp(prefix=os.path.basename(path) + "-", dir=os.path.dirname(path))
+    os.chmod(path, 0o700)
+    return path
+
+
 class Store:
     def __init__(self, directory: str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        directory = private_dir(directory)
         self.directory = directory
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._lru: OrderedDict[str, int] = OrderedDict()  # hex -> size, oldest first
         self._pins: dict[str, int] = {}
         self.total = 0
-        os.makedirs(directory, mode=0o700, exist_ok=True)
         self._rescan()
 
     def _rescan(self) -> None:

@@ -92,3 +92,25 @@ def test_own_files_digest_follows_changes(tmp_path: Path) -> None:
     assert own.digest(str(f)) == digest_of(b"two!")
     assert own.digest(str(tmp_path / "missing.h")) is None
     assert own.digest(str(tmp_path)) is None
+
+
+def test_private_dir_trusts_only_its_own_directory(tmp_path: Path) -> None:
+    from daemon.store import private_dir
+
+    mine = tmp_path / "distccd-store"
+    assert private_dir(str(mine)) == str(mine) and mine.stat().st_mode & 0o777 == 0o700
+    assert private_dir(str(mine)) == str(mine)  # again: still ours
+    # A link planted under the name (to a directory we could even write) is not used.
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    (tmp_path / "distccd-results").symlink_to(planted)
+    got = private_dir(str(tmp_path / "distccd-results"))
+    assert got != str(tmp_path / "distccd-results") and os.path.basename(got).startswith(
+        "distccd-results-"
+    )
+    assert not any(planted.iterdir())
+    if os.geteuid() == 0:  # a directory another user made first
+        theirs = tmp_path / "theirs"
+        theirs.mkdir()
+        os.chown(theirs, 65534, 65534)
+        assert private_dir(str(theirs)) != str(theirs)
