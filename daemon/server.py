@@ -4,9 +4,9 @@ Concurrency model: one accept loop (the main thread) that never blocks on a job;
 accepted connection gets a thread that reads the request and runs ``daemon.job.serve``.
 Compilers are bounded by the job slots (``--jobs``) inside the job, so requests keep
 being read while compiles queue; connections themselves are bounded by
-``max_connections``.  When every place is taken, a new connection evicts the one that has
-been silent longest in the middle of its request, if that silence has lasted
-``evict_after`` seconds (a client that connects and sends nothing would otherwise hold
+``max_connections``.  When every place is taken, a new connection evicts one silent in the
+middle of its request for ``evict_after`` seconds (fewest bytes received, then longest
+silent) (a client that connects and sends nothing would otherwise hold
 its place for the whole DISTCC_IO_TIMEOUT, and 64 of them would starve the daemon);
 connections that are compiling or waiting for a job slot are never evicted.  With no
 such connection the new one is closed at once and counted as REJ_OVERLOAD.
@@ -220,28 +220,34 @@ class Server:
         thread.start()
 
     def _evict_idle(self, newcomer: str) -> bool:
-        """Shut down the connection silent longest mid-request, if it has been silent for
-        ``evict_after`` seconds; True if one was.  Its own thread then fails its read,
-        cleans up and logs the job as usual."""
+        """Shut down one connection silent mid-request for ``evict_after`` seconds, the one
+        that has sent the fewest bytes (then the longest silent); True if one was.  Its own
+        thread then fails its read, cleans up and logs the job as usual.
+
+        Fewest bytes first: a real client that has sent its request head and waits for its
+        cpp before sending the ``.i`` (protocols 1-2) has sent more than a connection that
+        only opened, so a crowd of those goes first."""
         now = self.clock()
         with self._lock:
             waiting = [
-                (since, conn)
+                (conn.bytes_received, since, conn)
                 for conn in self._connections
                 if (since := conn.waiting_since) is not None and now - since >= self.evict_after
             ]
             if not waiting:
                 return False
-            since, victim = min(waiting, key=lambda pair: pair[0])
+            _, since, victim = min(waiting, key=lambda item: item[:2])
+            if victim.waiting_since != since:  # bytes came meanwhile: not silent after all
+                return False
             self._connections.discard(victim)
+            with contextlib.suppress(OSError):
+                victim.sock.shutdown(socket.SHUT_RDWR)
         log.error(
             "%s: silent for %.1fs with every connection taken, closed for %s",
             victim.peer,
             now - since,
             newcomer,
         )
-        with contextlib.suppress(OSError):
-            victim.sock.shutdown(socket.SHUT_RDWR)
         return True
 
     def _serve(self, sock: socket.socket, peer: str) -> None:

@@ -34,6 +34,7 @@ class _TimedReads(io.RawIOBase):
         self._sock = sock
         self._clock = clock
         self.waiting_since: float | None = None
+        self.received = 0
 
     def readable(self) -> bool:
         return True
@@ -41,7 +42,9 @@ class _TimedReads(io.RawIOBase):
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         self.waiting_since = self._clock()
         try:
-            return self._sock.recv_into(buffer)
+            n = self._sock.recv_into(buffer)
+            self.received += n
+            return n
         finally:
             self.waiting_since = None
 
@@ -66,6 +69,10 @@ class SocketConnection:
     @property
     def waiting_since(self) -> float | None:
         return self._reads.waiting_since
+
+    @property
+    def bytes_received(self) -> int:
+        return self._reads.received
 
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)

@@ -262,12 +262,17 @@ def _closed(sock: socket.socket) -> bool:
 
 
 def test_silent_connections_cannot_starve_the_daemon(start_daemon: StartDaemon) -> None:
-    # --jobs 1: 64 connection places.  DISTCC_IO_TIMEOUT 8: silent ones are evicted after
+    # --jobs 2: 64 connection places (and a job slot for the real client below, whose
+    # compiler starts on its head).  DISTCC_IO_TIMEOUT 8: silent ones are evicted after
     # 4 s, when a newcomer needs a place; before that a newcomer is refused.
-    daemon = start_daemon(*ALLOW, "--jobs", "1", env={"DISTCC_IO_TIMEOUT": "8"})
+    daemon = start_daemon(*ALLOW, "--jobs", "2", env={"DISTCC_IO_TIMEOUT": "8"})
     idle = [daemon.connect() for _ in range(64)]
     try:
-        for sock in idle:
+        # The first is a real client: its request head sent, it waits for its cpp (the
+        # longest silence of all, but the most bytes: not the one evicted).
+        idle[0].sendall(_dist(1) + argv_packets(GOOD_ARGV))
+        daemon.wait_log("connection from", 1)
+        for sock in idle[1:]:
             sock.sendall(_dist(1))  # then silence, mid-request
         daemon.wait_log("connection from", 64)
         with daemon.connect() as sock:  # every place taken, nobody silent long enough
@@ -282,6 +287,10 @@ def test_silent_connections_cannot_starve_the_daemon(start_daemon: StartDaemon) 
         evicted = daemon.log_lines("silent for")
         assert len(evicted) == 1, evicted
         assert sum(_closed(sock) for sock in idle) == 1  # the other 63 are still held
+        assert not _closed(idle[0])
+        idle[0].setblocking(True)
+        idle[0].sendall(header(DOTI, len(SOURCE)) + SOURCE)  # its cpp is done
+        assert read_reply(Reader(idle[0].makefile("rb")), 1).status == 0
     finally:
         for sock in idle:
             sock.close()
