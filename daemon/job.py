@@ -356,7 +356,8 @@ def _serve_native(conn: Connection, ctx: JobContext, reader: Reader, outcome: Ou
             )
             conn.send(reply + native.origin_packet(False))
             _record(outcome, done.status, done.ended)
-            if cache is not None and key and done.status == 0 and not _capture.lines:
+            cacheable = not _capture.lines and not results.uses_time_macros(argv)
+            if cache is not None and key and done.status == 0 and cacheable:
                 shipped = plan.system_mismatch
                 files = [
                     (

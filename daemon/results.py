@@ -9,14 +9,17 @@ those inputs; a later job with the same key gets that reply without compiling an
 its missing files being sent (``NEED 0``).  This is what ``make clean && pump make``
 saves on a server that built the tree before.
 
-The key (``job_key``) covers: a format version, whether compilers run in the sandbox,
-the resolved compiler program and its file identity (device, inode, size, mtime: an
-upgraded compiler gives new keys), the argv, the cwd, and every entry (kind, path,
-digest, size, link target) in the order sent.  Not cached: failed compiles, replies that
-carry the daemon's own warnings, and jobs whose sources use ``__DATE__``, ``__TIME__`` or
-``__TIMESTAMP__`` (their objects legitimately differ from run to run; ``TimeMacros``
-remembers the answer per digest so a file is read once).  The client's environment is
-not part of a distcc request, so it cannot change the compile.
+The key (``job_key``) covers: a format version, whether compilers run in the sandbox, the
+resolved compiler program and its file identity (device, inode, size, mtime: an upgraded
+compiler gives new keys), the same of the programs it runs (``cc1``, ``cc1plus``, ``as``,
+found once per driver with ``-print-prog-name``), the argv, the cwd, and every entry
+(kind, path, digest, size, link target) in the order sent. Not cached: failed compiles,
+replies that carry the daemon's own warnings, and jobs whose sources use ``__DATE__``,
+``__TIME__`` or ``__TIMESTAMP__`` or whose command line does (their objects legitimately
+differ from run to run; ``TimeMacros`` remembers the answer per digest so a file is read
+once). A time macro spelt by token pasting (``CAT(__TI, ME__)``) is not seen, as in
+ccache's direct mode. The client's environment is not part of a distcc request, so it
+cannot change the compile.
 
 Storage: ``<TMPDIR>/distccd-results/<64 hex>``, each file written to a temporary name and
 renamed; a size-bounded LRU (``DISTCCD_RESULT_CACHE_SIZE`` MiB, default 256, 0 disables);
@@ -41,6 +44,7 @@ from daemon.store import private_dir
 
 RESULTS_NAME = "distccd-results"
 DEFAULT_MAX_BYTES = 256 << 20
+MAX_ENTRIES = 1 << 16  # also bounds the directory and the index, however small the replies
 KEY_FORMAT = b"distccd-result-1"
 TIME_MACROS = (b"__DATE__", b"__TIME__", b"__TIMESTAMP__")
 
@@ -62,6 +66,7 @@ def job_key(
         return None
     try:
         st = os.stat(found)
+        parts = [_identity(p) for p in _helpers(found, st, search_path)]
     except OSError:
         return None
     h = blake2b(digest_size=32)
@@ -74,10 +79,60 @@ def job_key(
 
     field(KEY_FORMAT.decode(), int(sandboxed), found)
     field(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    field(len(parts), *parts)
     field(cwd, len(argv), *argv)
     for e in entries:
         field(e.kind, e.path, e.digest, e.size, e.target)
     return h.hexdigest()
+
+
+# The programs the driver runs for a compile: a cc1 or an assembler changed by an upgrade
+# that leaves the driver alone must give new keys too.
+_HELPER_NAMES = ("cc1", "cc1plus", "as")
+_helpers_seen: dict[tuple[str, int, int, int], tuple[str, ...]] = {}
+_helpers_lock = threading.Lock()
+
+
+def _helpers(driver: str, st: os.stat_result, search_path: str) -> tuple[str, ...]:
+    """The paths of the driver's cc1, cc1plus and as (``-print-prog-name``), asked once
+    per driver file; names it cannot place are left out (clang has no cc1 program)."""
+    import subprocess
+
+    ident = (driver, st.st_ino, st.st_size, st.st_mtime_ns)
+    with _helpers_lock:
+        known = _helpers_seen.get(ident)
+    if known is not None:
+        return known
+    found: list[str] = []
+    for name in _HELPER_NAMES:
+        try:
+            out = subprocess.run(
+                [driver, f"-print-prog-name={name}"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                env={"PATH": search_path, "LC_ALL": "C"},
+                stdin=subprocess.DEVNULL,
+            ).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        path = out if "/" in out else shutil.which(out, path=search_path) or ""
+        if path and os.path.exists(path):
+            found.append(os.path.realpath(path))
+    result = tuple(found)
+    with _helpers_lock:
+        _helpers_seen[ident] = result
+    return result
+
+
+def _identity(path: str) -> str:
+    st = os.stat(path)
+    return f"{path}:{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def uses_time_macros(argv: Sequence[str]) -> bool:
+    """Does the command line itself name a time macro (``-DSTAMP=__TIME__``)?"""
+    return any(m.decode() in word for word in argv for m in TIME_MACROS)
 
 
 class TimeMacros:
@@ -155,20 +210,17 @@ class ResultCache:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             return
-        victims: list[str] = []
-        with self._lock:
+        with self._lock:  # unlinks too: a put of the same key must not race its removal
             old = self._lru.pop(key, None)
             if old is not None:
                 self.total -= old
             self._lru[key] = len(reply)
             self.total += len(reply)
-            while self.total > self.max_bytes and self._lru:
+            while self._lru and (self.total > self.max_bytes or len(self._lru) > MAX_ENTRIES):
                 victim, size = self._lru.popitem(last=False)
                 self.total -= size
-                victims.append(victim)
-        for victim in victims:
-            with contextlib.suppress(OSError):
-                os.unlink(self._path(victim))
+                with contextlib.suppress(OSError):
+                    os.unlink(self._path(victim))
 
     def __len__(self) -> int:
         with self._lock:

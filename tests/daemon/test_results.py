@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from daemon.native import Entry
-from daemon.results import ResultCache, TimeMacros, job_key
+from daemon.results import ResultCache, TimeMacros, job_key, uses_time_macros
 from tests.daemon.helpers import Daemon, free_port
 from tests.daemon.pumphelpers import make_project
 from tests.daemon.test_native import INSECURE, NEntry, closure, native_compile
@@ -55,6 +55,26 @@ def test_key_covers_every_input(tmp_path: Path) -> None:
     # A bare name is found on the search path; one that is not there has no key.
     assert _key("gcc", search_path=str(tmp_path)) == _key(str(gcc))
     assert _key("no-such-compiler", search_path=str(tmp_path)) is None
+
+
+def test_key_covers_the_programs_the_driver_runs(tmp_path: Path) -> None:
+    cc1 = tmp_path / "cc1"
+    cc1.write_text("old\n")
+    driver = tmp_path / "gcc"
+    driver.write_text(
+        f'#!/bin/sh\ncase "$1" in -print-prog-name=cc1) echo {cc1};; *) echo "$1";; esac\n'
+    )
+    driver.chmod(0o755)
+    before = _key(str(driver))
+    assert before is not None and before == _key(str(driver))
+    cc1.write_text("upgraded, the driver untouched\n")
+    assert _key(str(driver)) != before
+
+
+def test_time_macros_on_the_command_line() -> None:
+    assert uses_time_macros(["gcc", "-DSTAMP=__TIME__", "-c", "a.c"])
+    assert uses_time_macros(["gcc", "-DWHEN=__DATE__"])
+    assert not uses_time_macros(["gcc", "-DX=__FILE__", "-c", "a.c"])
 
 
 def test_cache_is_bounded_lru_and_starts_empty(tmp_path: Path) -> None:
