@@ -128,6 +128,10 @@ STREAMS: dict[str, bytes] = {
     + parts_packet([(b"\2" * 32, 10)])
     + header(b"BLOB", 8)
     + b"\xff" * 8,
+    "native-part-blob-oversized": _native_head()  # beyond zlib's bound for 10 bytes
+    + parts_packet([(b"\4" * 32, 10)])
+    + header(b"BLOB", 1 << 20)
+    + b"\0" * 64,
     "native-part-bomb": _native_head()
     + parts_packet([(b"\3" * 32, 10)])
     + header(b"BLOB", len(_BOMB))
@@ -190,6 +194,34 @@ def test_native_refusals_are_explicit(start_daemon: StartDaemon) -> None:
             token, length = reader.read_header()
             assert token == b"ERRR"
             assert reader.read_string_body(token, length)
+
+
+def test_a_stored_part_named_with_another_size_is_refused(start_daemon: StartDaemon) -> None:
+    """A part the daemon holds must have the size announced: else one stored file named
+    thousands of times with size 0 would make the daemon build gigabytes."""
+    from hashlib import blake2b
+
+    daemon = start_daemon(*ALLOW)
+    junk = b"x" * 100_000
+    digest = blake2b(junk, digest_size=32).digest()
+    with daemon.connect() as sock:  # stores the part (then refuses it: not entries)
+        sock.sendall(_native_head() + parts_packet([(digest, len(junk))]))
+        reader = Reader(sock.makefile("rb"))
+        assert reader.expect(b"NEED") == 1
+        reader.read_string(b"DGST")
+        packed = zlib.compress(junk)
+        sock.sendall(header(b"BLOB", len(packed)) + packed)
+        token, length = reader.read_header()
+        assert token == b"ERRR", token
+    with daemon.connect() as sock:
+        sock.sendall(_native_head() + parts_packet([(digest, 0)] * 4000))
+        reader = Reader(sock.makefile("rb"))
+        assert reader.expect(b"NEED") == 0
+        token, length = reader.read_header()
+        assert token == b"ERRR"
+        assert "is not 0 bytes" in reader.read_string_body(token, length)
+    daemon.wait_log("client: ", 2)
+    assert daemon.alive()
 
 
 def test_declared_length_is_not_allocated_by_the_reader() -> None:
