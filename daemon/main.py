@@ -93,23 +93,15 @@ def _io_timeout(env: dict[str, str]) -> float:
     return value
 
 
-def _store_size(env: dict[str, str]) -> int:
-    """``DISTCCD_STORE_SIZE``: the content store's bound in MiB (default 1024)."""
-    text = env.get("DISTCCD_STORE_SIZE", "")
+def _size_in_mib(env: dict[str, str], name: str, default: int) -> int:
+    """A size setting in MiB from the environment (``DISTCCD_STORE_SIZE``: the content
+    store, default 1024; ``DISTCCD_RESULT_CACHE_SIZE``: the result cache, default 256, 0
+    turns it off), in bytes; ``default`` (bytes) when unset."""
+    text = env.get(name, "")
     if not text:
-        return DEFAULT_MAX_BYTES
+        return default
     if not text.isdigit():
-        raise _Exit(ExitCode.BAD_ARGUMENTS, f"Bad DISTCCD_STORE_SIZE value: {text}")
-    return int(text) << 20
-
-
-def _result_cache_size(env: dict[str, str]) -> int:
-    """``DISTCCD_RESULT_CACHE_SIZE``: the result cache's bound in MiB (default 256, 0 off)."""
-    text = env.get("DISTCCD_RESULT_CACHE_SIZE", "")
-    if not text:
-        return RESULTS_MAX_BYTES
-    if not text.isdigit():
-        raise _Exit(ExitCode.BAD_ARGUMENTS, f"Bad DISTCCD_RESULT_CACHE_SIZE value: {text}")
+        raise _Exit(ExitCode.BAD_ARGUMENTS, f"Bad {name} value: {text}")
     return int(text) << 20
 
 
@@ -228,8 +220,8 @@ def _serve(config: Config) -> int:
         clock=time.monotonic,
         job_lifetime=config.job_lifetime,
         save_temps=env.get("DISTCC_SAVE_TEMPS") == "1",
-        store_max_bytes=_store_size(env),
-        result_cache_max_bytes=_result_cache_size(env),
+        store_max_bytes=_size_in_mib(env, "DISTCCD_STORE_SIZE", DEFAULT_MAX_BYTES),
+        result_cache_max_bytes=_size_in_mib(env, "DISTCCD_RESULT_CACHE_SIZE", RESULTS_MAX_BYTES),
     )
     if inetd:
         return _serve_inetd(ctx, acl if check_peer else None, io_timeout)

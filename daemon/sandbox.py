@@ -165,15 +165,7 @@ class Sandbox:
             if not _covered(where, binds):
                 binds.append(where)
         return [
-            self.unshare,
-            "--user",
-            "--map-root-user",
-            "--mount",
-            "--net",
-            "/bin/sh",
-            "-c",
-            SCRIPT,
-            "distccd-sandbox",
+            *self._in_namespaces(SCRIPT),
             self.mount_point,
             self.job_dir(cwd),
             cwd,
@@ -182,11 +174,9 @@ class Sandbox:
             *argv,
         ]
 
-    def wrap_root(self, argv: list[str], layout: Layout) -> list[str]:
-        """``argv`` (the client's, ``argv[0]`` aside) run chrooted in a pump job's root."""
-        mounts: list[str] = []
-        for m in layout.mounts:
-            mounts += ["rw" if m.writable else "ro", m.source, m.target]
+    def _in_namespaces(self, script: str) -> list[str]:
+        """The words that run ``script`` (its ``$0`` "distccd-sandbox", its arguments
+        to follow) in new user, mount and network namespaces."""
         return [
             self.unshare,
             "--user",
@@ -195,8 +185,17 @@ class Sandbox:
             "--net",
             "/bin/sh",
             "-c",
-            CHROOT_SCRIPT,
+            script,
             "distccd-sandbox",
+        ]
+
+    def wrap_root(self, argv: list[str], layout: Layout) -> list[str]:
+        """``argv`` (the client's, ``argv[0]`` aside) run chrooted in a pump job's root."""
+        mounts: list[str] = []
+        for m in layout.mounts:
+            mounts += ["rw" if m.writable else "ro", m.source, m.target]
+        return [
+            *self._in_namespaces(CHROOT_SCRIPT),
             layout.root,
             layout.cwd,
             *mounts,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import os
 import shutil
 import signal
@@ -42,6 +43,7 @@ PRIVATE_DAEMON_OPTS = ",native"  # our daemon, our protocol: headers cross once 
 COMPILERS = ("cc", "c++", "gcc", "g++", "clang", "clang++")
 
 
+@functools.cache
 def code_stamp() -> str:
     """A short stamp of the code of the servers pump keeps (file names, sizes, mtimes of
     the include server, the daemon and what they share).

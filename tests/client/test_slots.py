@@ -58,24 +58,9 @@ def test_busy_preferred_host_falls_back_to_the_others(tmp_path: Path) -> None:
     s.release_remote()
     # Another process holds every slot of the preferred host (POSIX locks are per
     # process, so it has to be another one).
-    lock_dir = tmp_path / "lock"
     names = [lock_file_name(preferred, i) for i in range(preferred.limit)]
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import fcntl, os, sys\n"
-            "fds = [os.open(p, os.O_RDWR | os.O_CREAT) for p in sys.argv[1:]]\n"
-            "[fcntl.lockf(fd, fcntl.LOCK_EX) for fd in fds]\n"
-            "print('held', flush=True); sys.stdin.read()\n",
-            *[str(lock_dir / n) for n in names],
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = _hold(tmp_path / "lock", names)
     try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         fallback = slots(tmp_path).acquire_remote(affinity="/src/a.c")
         assert fallback is not None and fallback.spec != preferred.spec
     finally:
