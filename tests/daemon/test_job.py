@@ -53,6 +53,30 @@ def test_compile_equals_local_object(start_daemon: StartDaemon, hello: Path, ver
     daemon.wait_idle()  # the job directory is removed
 
 
+def test_early_started_compiler_reads_a_pipe_and_matches_local_debug_object(
+    start_daemon: StartDaemon, hello: Path, tmp_path: Path
+) -> None:
+    """The compiler is started before DOTI arrives, on ``-pipe -x cpp-output -``: the
+    object still equals a local ``gcc -g -O2 -c hello.i``, debug info included."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    record = tmp_path / "argv.txt"
+    _script(bindir / "gcc", f'printf "%s\\n" "$@" > {record}\nexec /usr/bin/gcc "$@"\n')
+    daemon = start_daemon("--allow-compiler", "gcc", env={"DISTCCD_PATH": f"{bindir}:/usr/bin"})
+    args = ["-g", "-O2"]
+    # Preprocessed with -g, as the client does: the .i then names the compile directory.
+    source = subprocess.run(
+        ["gcc", *args, "-E", hello.name], cwd=hello.parent, capture_output=True, check=True
+    ).stdout
+    reply = daemon.compile(1, ["gcc", *args, "-c", "hello.c", "-o", "hello.o"], source)
+    assert reply.status == 0, reply.stderr.decode()
+    started = record.read_text().split("\n")
+    assert started[started.index("-pipe") :][:4] == ["-pipe", "-x", "cpp-output", "-"]
+    ipath = hello.with_suffix(".i")
+    ipath.write_bytes(source)
+    assert reply.obj == local_object(ipath, args)
+
+
 def test_cxx_source_gets_ii_suffix(start_daemon: StartDaemon, tmp_path: Path) -> None:
     daemon = start_daemon("--allow-compiler", "g++")
     src = tmp_path / "x.cc"
