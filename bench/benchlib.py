@@ -32,6 +32,8 @@ def compile_bytecode() -> None:
     for pkg in ("common", "client", "daemon", "include_server", "objrewrite", "pump"):
         if (REPO / pkg).is_dir():
             compileall.compile_dir(str(REPO / pkg), quiet=1)
+    if (REPO / "client" / "preload_build.py").is_file():  # the client's start-up cache
+        subprocess.run([sys.executable, "-m", "client.preload_build"], cwd=REPO, check=False)
 
 
 # Commands started without -S (they need site initialisation for third-party libraries);
@@ -57,9 +59,11 @@ def make_launchers(dest: Path, pump: bool = False) -> dict[str, str]:
         flag = "" if name in SITE_COMMANDS else " -S"
         # The client's launcher turns the cycle collector off, as bin/distcc does.
         prelude = "import gc\ngc.disable()\n" if name == "distcc" else ""
+        # ... and loads the client's start-up cache (client/__init__.py), as bin/distcc.
+        preload = "import client\nclient.preload()\n" if name == "distcc" else ""
         path.write_text(
             f"#!{sys.executable}{flag}\n{prelude}import sys\nsys.path.insert(0, {str(REPO)!r})\n"
-            f"sys.path.extend({site_dirs!r})\n"
+            f"sys.path.extend({site_dirs!r})\n{preload}"
             f"from {module} import {func}\nsys.exit({func}())\n"
         )
         path.chmod(0o755)

@@ -67,7 +67,7 @@ def run() -> None:
     temporary files are already removed and the log is flushed here.
     """
     code = main()
-    from client import log
+    from client import log, rebuild_preload
 
     log.shutdown()
     try:
@@ -75,6 +75,7 @@ def run() -> None:
         sys.stderr.flush()
     except OSError:
         pass
+    rebuild_preload()  # after the outputs and the exit status's messages are out
     os._exit(code)
 
 

@@ -50,7 +50,9 @@ def make_launchers(dest: Path, commands: dict[str, str] = COMMANDS) -> Path:
             # -S skips site, so add the directories of installed libraries (lzo, ...) the
             # way bin/distcc does.
             f"sys.path.extend({_site_dirs()!r})\n"
-            f"from {module} import {func}\n"
+            # ... and loads the client's start-up cache (client/__init__.py), as bin/distcc.
+            + ("import client\nclient.preload()\n" if name == "distcc" else "")
+            + f"from {module} import {func}\n"
             f"sys.exit({func}())\n"
         )
         script.chmod(0o755)
