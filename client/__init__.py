@@ -141,9 +141,15 @@ def rebuild_preload(path: str = "") -> None:
     if not _state["rebuild"]:
         return
     _state["rebuild"] = False
+    path = path or preload_path()
+    directory = os.path.dirname(path)
+    if not os.access(
+        directory if os.path.isdir(directory) else os.path.dirname(directory), os.W_OK
+    ):
+        return  # an installation this user cannot write: no cache, and no cost for trying
     try:
         from client import preload_build
 
-        preload_build.build(path or preload_path())
+        preload_build.build(path)
     except Exception:  # a cache: the next job tries again
         pass
