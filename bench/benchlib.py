@@ -62,7 +62,8 @@ def make_launchers(dest: Path, pump: bool = False) -> dict[str, str]:
         # ... and loads the client's start-up cache (client/__init__.py), as bin/distcc.
         preload = "import client\nclient.preload()\n" if name == "distcc" else ""
         path.write_text(
-            f"#!{sys.executable}{flag}\n{prelude}import sys\nsys.path.insert(0, {str(REPO)!r})\n"
+            # sys.path[0] (the launcher's directory) is replaced, as bin/distcc drops it.
+            f"#!{sys.executable}{flag}\n{prelude}import sys\nsys.path[0] = {str(REPO)!r}\n"
             f"sys.path.extend({site_dirs!r})\n{preload}"
             f"from {module} import {func}\nsys.exit({func}())\n"
         )

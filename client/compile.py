@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import os
 
-from client import log
+from client import directcpp, log
 from client.hosts import NATIVE
 from client.outputs import move_into_place, sibling_temp, write_atomically
-from client.proc import spawn, wait, write_all
+from client.proc import spawn, wait, which, write_all
 from common.compiler.job import preprocessed_extension
 from common.compiler.rewrite import local_cpp_argv
 from common.exitcodes import DistccError, ExitCode, exit_code_from_wait_status
@@ -186,7 +186,13 @@ class Compiler:
                         )
                     from client import remote  # already imported in the shadow of cpp
 
-                    reply = remote.exchange(conn, min(host.protocol, 2), cpp.data(), self.outcome)
+                    reply = remote.exchange(
+                        conn,
+                        min(host.protocol, 2),
+                        cpp.data(),
+                        self.outcome,
+                        while_waiting=cpp.record_translation,
+                    )
                 except RemoteFailure as exc:
                     log.warning(f"failed to distribute {job.source} to {host.spec}: {exc}")
                     self.slots.backoff(host)
@@ -390,6 +396,8 @@ class Preprocessed:
         self._err_path = ""
         self._cpp_lock: _Held
         self.started = False
+        self.direct = False  # cc1 run without the driver (client/directcpp.py)
+        self._record: tuple[directcpp.Table, directcpp.Shape, dict[str, str]] | None = None
 
     def start(self) -> None:
         """Start cpp in the background (unless the source is already preprocessed)."""
@@ -413,15 +421,55 @@ class Preprocessed:
             os.close(dep_fd)
             argv, env = redirect_dep_output(argv, env, job.dep.path, self.dep_temp)
         self._err_path, self._err_fd = tmp.create("distcc_cpp_stderr_", ".txt")
+        direct = self._direct_command(argv, env)
         self._cpp_lock = self.owner.slots.local_cpp()
         self._cpp_lock.__enter__()
         try:
-            self._pid = spawn(argv, env, stderr_fd=self._err_fd)
+            if direct is not None:
+                try:
+                    self._pid = spawn(direct[0], direct[1], stderr_fd=self._err_fd)
+                    self.direct = True
+                    log.debug(f"preprocessing with {direct[0][0]} directly (no driver)")
+                except OSError:
+                    self._pid = 0
+            if not self._pid:
+                self._pid = spawn(argv, env, stderr_fd=self._err_fd)
         except OSError as exc:
             log.error(f"failed to exec {argv[0]}: {exc.strerror}")
             self._pid = 0
             return
         tmp.children.append(self._pid)
+
+    def _direct_command(
+        self, argv: list[str], env: dict[str, str]
+    ) -> tuple[list[str], dict[str, str]] | None:
+        """cc1's own command for this cpp run, if its translation is known; otherwise
+        note the sighting (a second one is recorded while the server compiles)."""
+        distcc_dir = self.owner.cfg.distcc_dir
+        if not distcc_dir:
+            return None
+        driver = which(argv[0], env.get("PATH", os.defpath))
+        if driver is None:
+            return None
+        shape = directcpp.shape_of(argv, env, self.job.source, driver)
+        if shape is None:
+            return None
+        table = directcpp.Table(distcc_dir)
+        found = directcpp.direct(table, shape, env)
+        if found is None and directcpp.note_seen(table, shape):
+            self._record = (table, shape, env)
+        return found
+
+    def record_translation(self) -> None:
+        """Record the driver's translation of this cpp command (see ``_direct_command``);
+        run while the server compiles."""
+        if self._record is not None:
+            table, shape, env = self._record
+            self._record = None
+            try:
+                directcpp.record(table, shape, env, self.owner.tmp.tmpdir)
+            except Exception as exc:  # a cache: the job goes on
+                log.debug(f"recording the cpp translation failed: {exc}")
 
     def finish(self) -> bool:
         """Wait for cpp; True if the preprocessed source is ready."""

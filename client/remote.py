@@ -28,6 +28,8 @@ from common.protocol import (
 from common.values import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from client.compile import Outcome
     from client.config import Config
     from client.hosts import Host
@@ -76,9 +78,17 @@ def open_request(
     return conn
 
 
-def exchange(conn: Connection, version: int, preprocessed: bytes, outcome: Outcome) -> Reply:
-    """Send the preprocessed source and read the reply; always closes ``conn``."""
-    return _finish(conn, bulk_packet(DOTI, preprocessed, compresses(version)), version, outcome)
+def exchange(
+    conn: Connection,
+    version: int,
+    preprocessed: bytes,
+    outcome: Outcome,
+    while_waiting: Callable[[], None] | None = None,
+) -> Reply:
+    """Send the preprocessed source and read the reply (``while_waiting()`` runs in
+    between, while the server compiles); always closes ``conn``."""
+    payload = bulk_packet(DOTI, preprocessed, compresses(version))
+    return _finish(conn, payload, version, outcome, while_waiting)
 
 
 def send_whole(
@@ -90,10 +100,18 @@ def send_whole(
     return _finish(conn, payload, version, outcome)
 
 
-def _finish(conn: Connection, payload: bytes, version: int, outcome: Outcome) -> Reply:
+def _finish(
+    conn: Connection,
+    payload: bytes,
+    version: int,
+    outcome: Outcome,
+    while_waiting: Callable[[], None] | None = None,
+) -> Reply:
     try:
         conn.send(payload)
         conn.cork(False)
+        if while_waiting is not None:
+            while_waiting()
         return read_reply(Reader(conn), version)  # type: ignore[arg-type]
     except (TransportError, ProtocolError, OSError) as exc:
         raise RemoteFailure(str(exc) or type(exc).__name__) from None

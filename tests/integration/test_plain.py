@@ -384,3 +384,29 @@ def test_missing_distcc_dir_compiles_locally_with_a_warning(
     assert b"running locally" in r.stderr
     assert (tmp_path / "stats").read_text().split("\t")[:3] == ["local", "-", "no-lock-dir"]
     assert (hello / "hello.o").read_bytes() == local_object(hello, ["-c", "hello.c"])
+
+
+def test_client_preprocesses_without_the_driver_from_the_third_job(
+    tool_bin: Path, our_daemon: Daemon, tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    """client/directcpp.py through the whole client: seen, recorded, then cc1 run directly;
+    the object and the .d file equal a local compile's."""
+    src = tmp_path / "src"
+    (src / "inc").mkdir(parents=True)
+    (src / "inc" / "conf.h").write_text("#define N 3\n")
+    (src / "two.c").write_text('#include "conf.h"\nint n = N;\n')
+    env = client_env(clean_env, our_daemon.hostspec, DISTCC_VERBOSE="1")
+    for n in range(3):
+        out = run(
+            [str(tool_bin / "distcc"), "gcc", "-Iinc", "-g", "-MD", "-c", "two.c", "-o", f"t{n}.o"],
+            src,
+            env,
+        )
+        assert out.returncode == 0, out.stderr.decode()
+        assert (b"directly (no driver)" in out.stderr) == (n == 2), out.stderr.decode()
+    assert our_daemon.compile_ok(3) == 3
+    subprocess.run(
+        ["gcc", "-Iinc", "-g", "-MD", "-c", "two.c", "-o", "local.o"], cwd=src, check=True
+    )
+    assert (src / "t2.o").read_bytes() == (src / "local.o").read_bytes()
+    assert (src / "t2.d").read_text() == (src / "local.d").read_text().replace("local.o", "t2.o")

@@ -1,0 +1,322 @@
+"""Preprocessing without the compiler driver: run gcc's ``cc1 -E`` exactly as gcc would.
+
+``gcc -E x.c -o x.i`` is a driver process that works out one command (``cc1 -E ...`` with
+options it adds: ``-imultiarch``, ``-mtune``, ``-dumpbase``...) and an environment
+(``COLLECT_GCC``, ``COLLECT_GCC_OPTIONS``...), runs it and waits.  The driver's own start
+is ~1 ms of a small plain-mode job's critical path, and it does the same translation for
+every file of a build.  So the client records the translation once per *shape* of cpp
+command and, from then on, runs cc1 itself with the very argv and environment the driver
+would have given it.
+
+How a translation is recorded: the driver is run with ``-wrapper`` (gcc runs every
+subcommand under a wrapper program) whose program writes its argv and environment to a
+file and exits; the words that differ between jobs (the source, the ``.i`` name, the
+``-MF`` temp, ``-MT``/``-MQ`` targets) are given marker values, so the template says where
+each lands, derived strings included (``-dumpbase distcc_<stem>.c``).  This runs after
+the ``.i`` is sent, in the shadow of the remote compile, and only for a shape seen once
+before (a shape that never repeats costs one small file write).
+
+When a job can use a recorded translation (``direct()``): same driver (path, size, mtime,
+inode), same shape, same source suffix, same temp directory, same values of the
+environment variables the driver reads; cc1 unchanged since.  Commands this does not
+handle keep the driver: anything with ``-B``, specs, ``-wrapper``, ``-save-temps``,
+``-Wp,`` or a response file; ``DEPENDENCIES_OUTPUT``/``SUNPRO_DEPENDENCIES``/
+``GCC_COMPARE_DEBUG`` set; a variable word holding a quote or backslash; a driver that
+runs anything other than exactly one ``cc1*`` (clang has no ``-wrapper``: recorded as
+not translatable).  A cpp failure either way means the command is rerun locally as
+written (client/compile.py), so diagnostics never depend on this.
+
+The translations live in ``$DISTCC_DIR/cpp-direct`` (one marshal file, at most
+``MAX_ENTRIES`` shapes, replaced atomically; a lost race only costs a re-recording).
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+
+from client.proc import spawn, wait, which
+
+FORMAT = 1
+MAX_ENTRIES = 256
+FILE_NAME = "cpp-direct"
+SEEN = 0  # table value: shape seen once, not recorded yet
+UNSUPPORTED = 1  # table value: the driver's translation cannot be used
+RETRY = ()  # _translation: not from this job's source name, maybe from another's
+
+# What varies between the jobs of one shape; markers stand for them while recording.
+OUT_MARK = "dIsTcCoUt"
+VALUE_OPTIONS = ("-MF", "-MT", "-MQ")
+SRC = "\0src"
+
+REFUSED_PREFIXES = (
+    "-B",
+    "-specs",
+    "--specs",
+    "-wrapper",
+    "-save-temps",
+    "--save-temps",
+    "-no-integrated-cpp",
+    "-Wp,",
+    "-Xpreprocessor",
+    "-###",
+    "-v",
+    "--verbose",
+    "-fcompare-debug",
+    "-print",
+    "--print",
+    "-dump",
+    "-time",
+    "@",
+)
+REFUSED_ENV = ("DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES", "GCC_COMPARE_DEBUG")
+# Read by the driver when it works out commands (not by cc1, which sees the real values).
+DRIVER_ENV = ("GCC_EXEC_PREFIX", "COMPILER_PATH", "LIBRARY_PATH", "GCC_ROOT", "LANG", "LC_ALL")
+RECORD_VAR = "DISTCC_CPP_RECORD"
+# The wrapper: "$0" is the subcommand, one record per subcommand, each ended by END.
+END = "\x01distcc-end"
+RECORDER = (
+    'printf "%s\\0" "$0" "$@" >>"$' + RECORD_VAR + '"; '
+    'printf "' + END + '\\0" >>"$' + RECORD_VAR + '"; '
+    'env -0 >"$' + RECORD_VAR + '.env"'
+)
+
+
+class Shape:
+    """A cpp command split into what is fixed and what varies."""
+
+    __slots__ = ("key", "marked", "values")
+
+    def __init__(self, key: tuple[object, ...], values: dict[str, str], marked: list[str]):
+        self.key = key
+        self.values = values  # marker -> this job's value
+        self.marked = marked  # the argv with markers in place of the variable words
+
+
+def _plain(value: str) -> bool:
+    return "'" not in value and "\\" not in value and "\0" not in value
+
+
+def shape_of(argv: list[str], env: dict[str, str], source: str, driver: str) -> Shape | None:
+    """The shape of ``argv`` (a ``-E ... -o OUT`` command), or None if not handled."""
+    for var in REFUSED_ENV:
+        if env.get(var):
+            return None
+    values: dict[str, str] = {}
+    marked: list[str] = []
+    shape: list[str] = []
+    source_at = -1
+    out = ""
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if i and word.startswith(REFUSED_PREFIXES):
+            return None
+        if word == "-o" or word in VALUE_OPTIONS:
+            if i + 1 >= len(argv) or not _plain(argv[i + 1]):
+                return None
+            value = argv[i + 1]
+            if word == "-o":
+                if out:
+                    return None
+                out = value
+                stem = value.rpartition("/")[2].rpartition(".")[0]
+                if not stem or not stem.replace("_", "").isalnum():
+                    return None
+                values[OUT_MARK] = stem
+                mark = value[: len(value) - len(value.rpartition("/")[2])] + OUT_MARK
+                mark += value[len(value.rpartition(".")[0]) :]
+                shape.extend((word, "\0out"))
+            else:
+                mark = f"dIsTcCv{len(values)}x"
+                values[mark] = value
+                shape.extend((word, "\0" + word))
+            marked.extend((word, mark))
+            i += 2
+            continue
+        if i and word == source:
+            if source_at >= 0:
+                return None
+            source_at = i
+            shape.append(SRC)
+        else:
+            joined = (word.startswith(VALUE_OPTIONS) and len(word) > 3) or (
+                word.startswith("-o") and len(word) > 2
+            )
+            if joined:
+                return None  # joined forms: not worth a shape of their own
+            shape.append(word)
+        marked.append(word)
+        i += 1
+    if source_at < 0 or not out or not _plain(source):
+        return None
+    values[SRC] = source
+    try:
+        st = os.stat(driver)
+    except OSError:
+        return None
+    suffix = source.rpartition(".")[2] if "." in source.rpartition("/")[2] else ""
+    key = (
+        FORMAT,
+        driver,
+        st.st_size,
+        st.st_mtime_ns,
+        st.st_ino,
+        tuple(shape),
+        suffix,
+        out.rpartition("/")[0],
+        tuple(env.get(var) for var in DRIVER_ENV),
+    )
+    return Shape(key, values, marked)
+
+
+class Table:
+    """The recorded translations (``$DISTCC_DIR/cpp-direct``)."""
+
+    def __init__(self, distcc_dir: str | None) -> None:
+        self.path = os.path.join(distcc_dir, FILE_NAME) if distcc_dir else ""
+        self.entries: dict[tuple[object, ...], object] = {}
+        if self.path:
+            try:
+                with open(self.path, "rb") as f:
+                    loaded = marshal.loads(f.read())
+                if isinstance(loaded, dict):
+                    self.entries = loaded
+            except (OSError, ValueError, EOFError, TypeError):
+                pass
+
+    def save(self, key: tuple[object, ...], value: object) -> None:
+        if not self.path:
+            return
+        if len(self.entries) >= MAX_ENTRIES:
+            self.entries = {}
+        self.entries[key] = value
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(marshal.dumps(self.entries))
+            os.replace(tmp, self.path)
+        except (OSError, ValueError):
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def direct(
+    table: Table, shape: Shape, env: dict[str, str]
+) -> tuple[list[str], dict[str, str]] | None:
+    """cc1's argv and environment for this job, if its shape has a usable translation."""
+    entry = table.entries.get(shape.key)
+    if not isinstance(entry, tuple):
+        return None
+    cc1, size, mtime_ns, argv, added, removed = entry
+    try:
+        st = os.stat(cc1)
+    except OSError:
+        return None
+    if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
+        return None
+    values = shape.values
+    out_argv = [values[SRC] if word == SRC else _fill(word, values) for word in argv]
+    out_env = {k: v for k, v in env.items() if k not in removed}
+    for k, v in added.items():
+        out_env[k] = _fill(v, values)
+    return out_argv, out_env
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    if "dIsTcC" not in text:
+        return text
+    for mark, value in values.items():
+        text = text.replace(mark, value)
+    return text
+
+
+def note_seen(table: Table, shape: Shape) -> bool:
+    """Count a sighting of a shape with no translation; True if it is to be recorded now
+    (the second sighting)."""
+    entry = table.entries.get(shape.key)
+    if entry is None:
+        table.save(shape.key, SEEN)
+        return False
+    return entry == SEEN
+
+
+def record(table: Table, shape: Shape, env: dict[str, str], tmp_dir: str) -> None:
+    """Run the driver under the recording wrapper and store the translation (or that
+    there is none).  Best effort: any failure just leaves the driver in use."""
+    record_path = os.path.join(tmp_dir, f"distcc_cpprec_{os.getpid():x}")
+    argv = [*shape.marked, "-wrapper", "/bin/sh,-c," + RECORDER]
+    quiet = -1
+    try:
+        try:
+            with open(record_path, "wb"):
+                pass
+            quiet = os.open(os.devnull, os.O_WRONLY)
+            pid = spawn(argv, {**env, RECORD_VAR: record_path}, stdout_fd=quiet, stderr_fd=quiet)
+            status = wait(pid)
+            with open(record_path, "rb") as f:
+                commands = f.read().decode("utf-8", "surrogateescape")
+        except OSError:
+            return
+        environ = ""
+        try:
+            with open(record_path + ".env", "rb") as f:  # absent if nothing ran under it
+                environ = f.read().decode("utf-8", "surrogateescape")
+        except OSError:
+            status = status or 1
+        entry = _translation(status, commands, environ, env, shape.values[SRC])
+        if entry != RETRY:
+            table.save(shape.key, entry if entry is not None else UNSUPPORTED)
+    finally:
+        if quiet >= 0:
+            os.close(quiet)
+        for path in (record_path, record_path + ".env"):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+def _translation(
+    status: int,
+    commands: str,
+    environ: str,
+    env: dict[str, str],
+    source: str,
+) -> tuple[object, ...] | None:
+    """The stored form of one recorded translation; None if there is none to use, RETRY
+    if this recording cannot tell."""
+    if status != 0:
+        return None
+    records = commands.split("\0" + END + "\0")
+    if len(records) != 2 or records[1]:
+        return None  # not exactly one subcommand
+    argv = records[0].split("\0")
+    program = argv[0]
+    if not program.startswith("/") or not program.rpartition("/")[2].startswith("cc1"):
+        return None
+    if argv.count(source) != 1:
+        return RETRY
+    argv = [SRC if w == source else w for w in argv]
+    recorded: dict[str, str] = {}
+    for item in environ.split("\0"):
+        name, eq, value = item.partition("=")
+        if eq:
+            recorded[name] = value
+    recorded.pop(RECORD_VAR, None)
+    added = {k: v for k, v in recorded.items() if env.get(k) != v}
+    removed = tuple(k for k in env if k not in recorded)
+    for text in (*argv, *added.values()):
+        if source in text and text != SRC:
+            return RETRY  # this source's name shows inside another word: try with another
+    try:
+        st = os.stat(program)
+    except OSError:
+        return None
+    return (program, st.st_size, st.st_mtime_ns, argv, added, removed)
+
+
+def resolve_driver(name: str, env: dict[str, str]) -> str | None:
+    return which(name, env.get("PATH", os.defpath))
