@@ -60,7 +60,9 @@ def make_launchers(dest: Path, pump: bool = False) -> dict[str, str]:
         # The client's launcher turns the cycle collector off, as bin/distcc does.
         prelude = "import gc\ngc.disable()\n" if name == "distcc" else ""
         # ... and loads the client's start-up cache (client/__init__.py), as bin/distcc.
-        preload = "import client\nclient.preload()\n" if name == "distcc" else ""
+        preload = (
+            "import client\nclient.speculate()\nclient.preload()\n" if name == "distcc" else ""
+        )
         path.write_text(
             # sys.path[0] (the launcher's directory) is replaced, as bin/distcc drops it.
             f"#!{sys.executable}{flag}\n{prelude}import sys\nsys.path[0] = {str(REPO)!r}\n"

@@ -17,12 +17,13 @@ import these packages the usual way.
 """
 
 import marshal
-import os
+import posix  # not os: importing os costs ~0.7 ms, and speculate() runs before it
 import sys
 
 TYPE_CHECKING = False  # as common.values: no import of typing on the hot path
 if TYPE_CHECKING:
     from types import CodeType
+    from typing import Any
 
 # Bumped when the layout of the cache file changes.
 PRELOAD_FORMAT = 1
@@ -33,7 +34,11 @@ _state: dict[str, object] = {"rebuild": False}
 def preload_path() -> str:
     """Where the start-up cache of this interpreter lives."""
     tag = sys.implementation.cache_tag or "none"
-    return os.path.join(os.path.dirname(__file__), "__pycache__", f"preload.{tag}.bin")
+    return f"{_dirname(__file__)}/__pycache__/preload.{tag}.bin"
+
+
+def _dirname(path: str) -> str:
+    return path.rpartition("/")[0] or "."
 
 
 def _magic() -> bytes:
@@ -44,7 +49,7 @@ def _magic() -> bytes:
 
 def _fresh(origin: str, mtime_ns: int, size: int) -> bool:
     try:
-        st = os.stat(origin)
+        st = posix.stat(origin)
     except OSError:
         return False
     return st.st_mtime_ns == mtime_ns and st.st_size == size
@@ -86,7 +91,7 @@ def _spec(name: str, origin: str, is_package: bool, loader: object) -> object:
     machinery = sys.modules["_frozen_importlib"]
     spec = machinery.ModuleSpec(name, loader, origin=origin, is_package=is_package)
     if is_package:
-        spec.submodule_search_locations = [os.path.dirname(origin)]
+        spec.submodule_search_locations = [_dirname(origin)]
     spec.has_location = True
     return spec
 
@@ -121,7 +126,7 @@ def preload(path: str = "") -> None:
         module.__spec__ = _spec(name, origin, is_package, finder)  # type: ignore[assignment]
         parent, _, child = name.rpartition(".")
         if is_package:
-            module.__path__ = [os.path.dirname(origin)]
+            module.__path__ = [_dirname(origin)]
             module.__package__ = name
         else:
             module.__package__ = parent
@@ -140,6 +145,8 @@ def rebuild_preload(path: str = "") -> None:
     package directory is writable; never fails the job."""
     if not _state["rebuild"]:
         return
+    import os
+
     _state["rebuild"] = False
     path = path or preload_path()
     directory = os.path.dirname(path)
@@ -153,3 +160,188 @@ def rebuild_preload(path: str = "") -> None:
         preload_build.build(path)
     except Exception:  # a cache: the next job tries again
         pass
+
+
+# ----------------------------------------------------------------------------- speculation
+#
+# The client can only start cpp once its modules are loaded, the command classified and a
+# host slot held: ~3 ms of Python after the interpreter's own start.  When a command of the
+# same shape was preprocessed by cc1 directly before (client/directcpp.py), the plan that
+# produced that cc1 command is kept (``$DISTCC_DIR/cpp-fast``) and ``speculate()``, run by
+# the launcher before anything else is imported, starts the same cc1 at once, with the
+# temporary files the job will use.  The job then works out its cpp command as usual and
+# adopts the running cc1 only if its command and environment are exactly that one
+# (``take_speculation``, client/compile.py); otherwise the speculative cc1 is killed and
+# its files removed.  So a wrong guess costs a little CPU and never an output.
+#
+# Only for ``distcc COMPILER ...`` with DISTCC_HOSTS set to hosts that neither include
+# ``localhost`` (the job may stay here) nor pump hosts (no local cpp at all), and no
+# ``_DISTCC_SAFEGUARD`` (a nested call).  Locks are untouched: the job takes its host slot
+# and then its cpp slot as always, and only then adopts the cc1 it started.
+
+FAST_FORMAT = 1
+FAST_FILE = "cpp-fast"
+
+_speculation: "dict[str, Any] | None" = None
+
+
+def _fast_table_path(env: dict[bytes, bytes]) -> bytes | None:
+    distcc_dir = env.get(b"DISTCC_DIR")
+    if not distcc_dir:
+        home = env.get(b"HOME")
+        if not home:
+            return None
+        distcc_dir = home + b"/.distcc"
+    return distcc_dir + b"/" + FAST_FILE.encode()
+
+
+def _temp(directory: str, name: str) -> tuple[str, int]:
+    """Create ``directory/name`` (O_EXCL, 0600) and return (path, fd)."""
+    path = f"{directory}/{name}" if directory else name
+    fd = posix.open(path, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL | posix.O_CLOEXEC, 0o600)
+    return path, fd
+
+
+def speculate() -> None:
+    """Start the cc1 of this command's plan, if there is one (see above).  Never fails."""
+    global _speculation
+    argv = sys.argv
+    env = posix.environ
+    if len(argv) < 3 or argv[0].rpartition("/")[2] != "distcc" or b"_DISTCC_SAFEGUARD" in env:
+        return
+    hosts = env.get(b"DISTCC_HOSTS", b"")
+    if not hosts.strip() or b"localhost" in hosts or b",cpp" in hosts:
+        return
+    path = _fast_table_path(env)
+    if path is None:
+        return
+    try:
+        with open(path, "rb") as f:
+            st = posix.fstat(f.fileno())
+            if st.st_uid != posix.getuid() or st.st_mode & 0o022:
+                return  # not ours alone: it names a program to run (client/directcpp.py)
+            version, plans = marshal.loads(f.read())
+    except (OSError, ValueError, EOFError, TypeError):
+        return
+    if version != FAST_FORMAT:
+        return
+    for plan in plans.get(len(argv), ()):
+        fixed = plan[0]
+        if all(word is None or word == argv[i] for i, word in enumerate(fixed)):
+            break
+    else:
+        return
+    try:
+        _start(plan, argv, env)
+    except (OSError, ValueError, TypeError, IndexError, KeyError):
+        _drop()
+
+
+def _start(plan: "tuple[Any, ...]", argv: list[str], env: dict[bytes, bytes]) -> None:
+    global _speculation
+    _, variables, cc1, size, mtime_ns, template, added, removed, tmpdir, suffix = plan
+    st = posix.stat(cc1)
+    if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
+        return
+    pid = posix.getpid()
+    token = posix.urandom(4).hex()
+    files: list[str] = []
+    _speculation = {"files": files, "pid": 0}
+    values: dict[str, str] = {}
+    stem = f"distcc_{pid:x}s{token}"
+    i_path, fd = _temp(tmpdir, stem + suffix)
+    posix.close(fd)
+    files.append(i_path)
+    dep_temp = ""
+    for mark, how, index in variables:
+        if how == "itemp":
+            values[mark] = stem
+        elif how == "word":
+            values[mark] = argv[index]
+        else:  # a dependency file's temp, beside DEP: "deptemp-word" or "deptemp-dsfx"
+            dep = argv[index]
+            if how == "deptemp-dsfx":
+                base = dep.rpartition("/")[2]
+                dot = base.rfind(".")
+                dep = (dep[: len(dep) - len(base) + dot] if dot > 0 else dep) + ".d"
+            directory, _, base = dep.rpartition("/")
+            dep_temp, fd = _temp(directory, f".{base}.distcc-{pid:x}s{token}.tmp")
+            posix.close(fd)
+            files.append(dep_temp)
+            values[mark] = dep_temp
+    err_path, err_fd = _temp(tmpdir, f"distcc_cpp_stderr_{pid:x}s{token}.txt")
+    files.append(err_path)
+    cc1_argv = []
+    for word in template:
+        if word in values:
+            word = values[word]
+        elif "dIsTcC" in word:
+            for mark, value in values.items():
+                word = word.replace(mark, value)
+        cc1_argv.append(word)
+    cc1_env = {k: v for k, v in env.items() if k not in removed}
+    cc1_env[b"_DISTCC_SAFEGUARD"] = b"1"  # as client.invoke gives every child
+    for name, value in added.items():
+        for mark, v in values.items():
+            value = value.replace(mark, v)
+        cc1_env[name.encode("utf-8", "surrogateescape")] = value.encode("utf-8", "surrogateescape")
+    actions = [
+        (posix.POSIX_SPAWN_OPEN, 0, "/dev/null", posix.O_RDONLY, 0),
+        (posix.POSIX_SPAWN_DUP2, err_fd, 2),
+    ]
+    try:
+        child = posix.posix_spawn(cc1, cc1_argv, cc1_env, file_actions=actions)
+    finally:
+        posix.close(err_fd)
+    _speculation.update(
+        pid=child,
+        argv=cc1_argv,
+        env=cc1_env,
+        i_path=i_path,
+        dep_temp=dep_temp,
+        err_path=err_path,
+    )
+
+
+def speculation() -> "dict[str, Any] | None":
+    """The speculative cc1 (pid, argv, env, i_path, dep_temp, err_path, files), if any."""
+    return _speculation if _speculation and _speculation.get("pid") else None
+
+
+def speculation_files() -> list[str]:
+    """Temporary files the speculation created (for the job's cleanup registry)."""
+    files = _speculation.get("files") if _speculation else None
+    return list(files) if isinstance(files, list) else []
+
+
+def take_speculation() -> "dict[str, Any] | None":
+    """Hand the speculation to the job (which now owns its pid and files)."""
+    global _speculation
+    taken = speculation()
+    _speculation = None
+    return taken
+
+
+def _drop() -> None:
+    """Kill the speculative cc1, if any, and remove its files."""
+    global _speculation
+    spec, _speculation = _speculation, None
+    if not spec:
+        return
+    pid = spec.get("pid")
+    if isinstance(pid, int) and pid > 0:
+        try:
+            posix.kill(pid, 9)
+            posix.waitpid(pid, 0)
+        except OSError:
+            pass
+    for path in spec.get("files") or ():
+        try:
+            posix.unlink(path)
+        except OSError:
+            pass
+
+
+def drop_speculation() -> None:
+    """Kill and clean up a speculation nobody adopted (end of the job, or a mismatch)."""
+    _drop()

@@ -24,8 +24,9 @@ is written in one piece.  Every path that does not end in a remote compile recor
 from __future__ import annotations
 
 import os
+import sys
 
-from client import directcpp, log
+from client import directcpp, log, take_speculation
 from client.hosts import NATIVE
 from client.outputs import move_into_place, sibling_temp, write_atomically
 from client.proc import spawn, wait, which, write_all
@@ -35,6 +36,8 @@ from common.exitcodes import DistccError, ExitCode, exit_code_from_wait_status
 from common.values import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from client.config import Config
     from client.hosts import Host
     from client.proc import TempFiles
@@ -113,6 +116,7 @@ class Compiler:
         """Run ``argv`` here (under a local slot); return the exit code to end with."""
         self.outcome.where = "local"
         self.outcome.fallback = self.outcome.fallback or reason
+        abandon_speculation(self.tmp)
         with self.slots.local():
             return self._run_here(argv, capture)
 
@@ -294,6 +298,7 @@ class Compiler:
         return any(h.cpp_on_server for h in self.slots.hosts.hosts)
 
     def _run_in_localhost_slot(self, job: CompileJob) -> int:
+        abandon_speculation(self.tmp)
         self.outcome.where = "local"
         self.outcome.fallback = Fallback.LOCALHOST_SLOT
         try:
@@ -398,12 +403,16 @@ class Preprocessed:
         self.started = False
         self.direct = False  # cc1 run without the driver (client/directcpp.py)
         self._record: tuple[directcpp.Table, directcpp.Shape, dict[str, str]] | None = None
+        self._shape: tuple[directcpp.Table, directcpp.Shape] | None = None
 
     def start(self) -> None:
         """Start cpp in the background (unless the source is already preprocessed)."""
         job, tmp = self.job, self.owner.tmp
         self.started = True
         if job.preprocessed:
+            return
+        spec = take_speculation()
+        if spec is not None and self._adopt(spec):
             return
         self.i_path, i_fd = tmp.create("distcc_", preprocessed_extension(job.language))
         os.close(i_fd)
@@ -432,6 +441,8 @@ class Preprocessed:
                     log.debug(f"preprocessing with {direct[0][0]} directly (no driver)")
                 except OSError:
                     self._pid = 0
+                else:
+                    self._save_plan()
             if not self._pid:
                 self._pid = spawn(argv, env, stderr_fd=self._err_fd)
         except OSError as exc:
@@ -441,10 +452,11 @@ class Preprocessed:
         tmp.children.append(self._pid)
 
     def _direct_command(
-        self, argv: list[str], env: dict[str, str]
+        self, argv: list[str], env: dict[str, str], note: bool = True
     ) -> tuple[list[str], dict[str, str]] | None:
         """cc1's own command for this cpp run, if its translation is known; otherwise
-        note the sighting (a second one is recorded while the server compiles)."""
+        (``note``) note the sighting (a second one is recorded while the server compiles)."""
+        self._shape = None
         distcc_dir = self.owner.cfg.distcc_dir
         if not distcc_dir:
             return None
@@ -456,9 +468,59 @@ class Preprocessed:
             return None
         table = directcpp.Table(distcc_dir)
         found = directcpp.direct(table, shape, env)
-        if found is None and directcpp.note_seen(table, shape):
+        if found is None and note and directcpp.note_seen(table, shape):
             self._record = (table, shape, env)
+        if found is not None:
+            self._shape = (table, shape)
         return found
+
+    def _adopt(self, spec: dict[str, Any]) -> bool:
+        """Take over the cc1 that the launcher started for this job (client/__init__.py)
+        if it runs exactly the command this job would run; otherwise kill it."""
+        job, tmp = self.job, self.owner.tmp
+        argv = local_cpp_argv(job, spec["i_path"])
+        env = self.owner.env
+        ok = not (job.dep is not None and (job.dep.append or not spec["dep_temp"]))
+        if ok and job.dep is not None:
+            argv, env = redirect_dep_output(argv, env, job.dep.path, spec["dep_temp"])
+        direct = self._direct_command(argv, env, note=False) if ok else None
+        if direct is None or direct[0] != spec["argv"] or _encoded(direct[1]) != spec["env"]:
+            _abandon(spec, tmp)
+            log.debug("the speculative cpp run did not match the job: killed")
+            return False
+        self.i_path = spec["i_path"]
+        self.dep_temp = spec["dep_temp"]
+        self._err_path = spec["err_path"]
+        self._cpp_lock = self.owner.slots.local_cpp()
+        self._cpp_lock.__enter__()
+        self._pid = spec["pid"]
+        self.direct = True
+        if self._pid not in tmp.children:
+            tmp.children.append(self._pid)
+        log.debug(f"preprocessing with {direct[0][0]} directly (started at launch)")
+        return True
+
+    def _save_plan(self) -> None:
+        """Keep this job's cpp plan for the launcher's speculation (client/__init__.py),
+        when the launcher would use it: ``distcc COMPILER ...`` with DISTCC_HOSTS."""
+        raw = sys.argv
+        env = self.owner.env
+        if (
+            self._shape is None
+            or not raw
+            or raw[0].rpartition("/")[2] != "distcc"
+            or env.get("_DISTCC_SAFEGUARD") != "1"
+            or not env.get("DISTCC_HOSTS")
+        ):
+            return
+        table, shape = self._shape
+        entry = table.entries.get(shape.key)
+        if not isinstance(entry, tuple) or self.owner.cfg.distcc_dir is None:
+            return
+        dep_path = self.job.dep.path if self.job.dep is not None else None
+        plan = directcpp.make_plan(list(raw), shape, entry, dep_path, self.dep_temp, self.i_path)
+        if plan is not None:
+            directcpp.save_plan(self.owner.cfg.distcc_dir, plan)
 
     def record_translation(self) -> None:
         """Record the driver's translation of this cpp command (see ``_direct_command``);
@@ -489,7 +551,8 @@ class Preprocessed:
                 tmp.children.remove(self._pid)
         finally:
             self._cpp_lock.__exit__(None, None, None)
-            os.close(self._err_fd)
+            if self._err_fd >= 0:  # not open when the cc1 was adopted
+                os.close(self._err_fd)
         with open(self._err_path, "rb") as f:
             self.stderr = f.read()
         return self._pid != 0 and status == 0
@@ -513,6 +576,29 @@ class Preprocessed:
                 pass
             self.owner.tmp.forget(self.dep_temp)
             self.dep_temp = ""
+
+
+def _encoded(env: dict[str, str]) -> dict[bytes, bytes]:
+    return {os.fsencode(k): os.fsencode(v) for k, v in env.items()}
+
+
+def _abandon(spec: dict[str, Any], tmp: TempFiles) -> None:
+    """Kill a speculative cc1 the job does not use (its files are in ``tmp`` already)."""
+    pid = spec["pid"]
+    try:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+    if pid in tmp.children:
+        tmp.children.remove(pid)
+
+
+def abandon_speculation(tmp: TempFiles) -> None:
+    """The job will not preprocess here after all: stop the launcher's cc1, if any."""
+    spec = take_speculation()
+    if spec is not None:
+        _abandon(spec, tmp)
 
 
 def redirect_dep_output(

@@ -36,6 +36,10 @@ import marshal
 import os
 
 from client.proc import spawn, wait, which
+from common.values import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 FORMAT = 1
 MAX_ENTRIES = 256
@@ -179,6 +183,8 @@ class Table:
         if self.path:
             try:
                 with open(self.path, "rb") as f:
+                    if not own_file(f.fileno()):
+                        return
                     loaded = marshal.loads(f.read())
                 if isinstance(loaded, dict):
                     self.entries = loaded
@@ -193,7 +199,7 @@ class Table:
         self.entries[key] = value
         tmp = f"{self.path}.{os.getpid()}.tmp"
         try:
-            with open(tmp, "wb") as f:
+            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
                 f.write(marshal.dumps(self.entries))
             os.replace(tmp, self.path)
         except (OSError, ValueError):
@@ -201,6 +207,13 @@ class Table:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def own_file(fd: int) -> bool:
+    """Is this ours alone (owner us, nobody else may write)?  The tables name programs that
+    the client runs: one planted in a shared DISTCC_DIR must not be trusted."""
+    st = os.fstat(fd)
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
 def direct(
@@ -320,3 +333,91 @@ def _translation(
 
 def resolve_driver(name: str, env: dict[str, str]) -> str | None:
     return which(name, env.get("PATH", os.defpath))
+
+
+def make_plan(
+    raw_argv: list[str],
+    shape: Shape,
+    entry: tuple[object, ...],
+    dep_path: str | None,
+    dep_temp: str,
+    i_path: str,
+) -> tuple[object, ...] | None:
+    """The speculation plan of a job that ran cc1 directly (see client/__init__.py):
+    where each variable of the translation comes from in the client's own argv; None
+    when one of them cannot be found there."""
+    used: set[int] = set()
+
+    def position(value: str, derive: Callable[[str], str] = str) -> int:
+        found = [k for k in range(1, len(raw_argv)) if derive(raw_argv[k]) == value]
+        if len(found) > 1:  # "-MT x.o ... -o x.o": the word after an option of cpp's
+            found = [k for k in found if raw_argv[k - 1] in VALUE_OPTIONS]
+        return found[0] if len(found) == 1 else -1
+
+    variables: list[tuple[str, str, int]] = []
+    for mark, value in shape.values.items():
+        if mark == OUT_MARK:
+            variables.append((mark, "itemp", -1))
+            continue
+        if dep_temp and value == dep_temp and dep_path:
+            k = position(dep_path)
+            how = "deptemp-word"
+            if k < 0:
+                k = position(dep_path, _dep_from)
+                how = "deptemp-dsfx"
+        else:
+            k = position(value)
+            how = "word"
+        if k < 0:
+            return None
+        used.add(k)
+        variables.append((mark, how, k))
+    # The object's name changes with every job; when cpp's command depends on it, that is
+    # through a variable above.  (A wrong guess is caught when the job adopts the cc1.)
+    used.update(k + 1 for k in range(1, len(raw_argv) - 1) if raw_argv[k] == "-o")
+    fixed = tuple(None if i in used else w for i, w in enumerate(raw_argv))
+    cc1, size, mtime_ns, argv, added, removed = entry
+    tmpdir, _, name = i_path.rpartition("/")
+    suffix = name[name.rfind(".") :]
+    return (fixed, tuple(variables), cc1, size, mtime_ns, argv, added, removed, tmpdir, suffix)
+
+
+def _dep_from(word: str) -> str:
+    """``dir/x.o`` -> ``dir/x.d``, as client/__init__.py derives it (gcc's -MD naming)."""
+    base = word.rpartition("/")[2]
+    dot = base.rfind(".")
+    return (word[: len(word) - len(base) + dot] if dot > 0 else word) + ".d"
+
+
+def save_plan(distcc_dir: str, plan: tuple[object, ...]) -> None:
+    """Add ``plan`` to ``$DISTCC_DIR/cpp-fast`` unless it is there already."""
+    from client import FAST_FILE, FAST_FORMAT
+
+    path = os.path.join(distcc_dir, FAST_FILE)
+    plans: dict[int, list[tuple[object, ...]]] = {}
+    try:
+        with open(path, "rb") as f:
+            version, loaded = marshal.loads(f.read()) if own_file(f.fileno()) else (0, None)
+        if version == FAST_FORMAT and isinstance(loaded, dict):
+            plans = loaded
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    fixed = plan[0]
+    assert isinstance(fixed, tuple)
+    same_length = plans.setdefault(len(fixed), [])
+    if plan in same_length:
+        return
+    same_length[:] = [p for p in same_length if p[0] != fixed][: MAX_ENTRIES - 1]
+    same_length.insert(0, plan)
+    if sum(len(v) for v in plans.values()) > MAX_ENTRIES:
+        plans = {len(fixed): [plan]}
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+            f.write(marshal.dumps((FAST_FORMAT, plans)))
+        os.replace(tmp, path)
+    except (OSError, ValueError):
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass

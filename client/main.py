@@ -67,8 +67,9 @@ def run() -> None:
     temporary files are already removed and the log is flushed here.
     """
     code = main()
-    from client import log, rebuild_preload
+    from client import drop_speculation, log, rebuild_preload
 
+    drop_speculation()  # a launcher's cc1 that no job took: killed, its files removed
     log.shutdown()
     try:
         sys.stdout.flush()
@@ -137,6 +138,13 @@ def _compile(argv0: str, args: list[str], env: dict[str, str]) -> int:
 
     cfg = Config.from_env(env)
     tmp = TempFiles(cfg.tmpdir, keep=cfg.save_temps)
+    from client import speculation, speculation_files
+
+    # The launcher's speculative cc1 (client/__init__.py) and its files belong to the job.
+    tmp.paths.extend(speculation_files())
+    spec = speculation()
+    if spec is not None:
+        tmp.children.append(spec["pid"])
     tmp.install_signal_handlers()
     try:
         return _run(inv.argv, inv.env, cfg, tmp, recursion_local=inv.safeguard_level == 1)

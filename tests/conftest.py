@@ -51,7 +51,7 @@ def make_launchers(dest: Path, commands: dict[str, str] = COMMANDS) -> Path:
             # way bin/distcc does.
             f"sys.path.extend({_site_dirs()!r})\n"
             # ... and loads the client's start-up cache (client/__init__.py), as bin/distcc.
-            + ("import client\nclient.preload()\n" if name == "distcc" else "")
+            + ("import client\nclient.speculate()\nclient.preload()\n" if name == "distcc" else "")
             + f"from {module} import {func}\n"
             f"sys.exit({func}())\n"
         )

@@ -187,3 +187,19 @@ def test_clang_is_recorded_as_not_translatable(project: Path, tmp_path: Path) ->
 def test_a_damaged_table_is_ignored(tmp_path: Path) -> None:
     (tmp_path / directcpp.FILE_NAME).write_bytes(b"\x00not marshal")
     assert directcpp.Table(str(tmp_path)).entries == {}
+
+
+def test_a_table_others_can_write_is_not_trusted(project: Path, tmp_path: Path) -> None:
+    table_dir = tmp_path / "distcc"
+    table_dir.mkdir()
+    argv = _cpp("1a", tmp_path / "tmp", "two.c", ["-Iinc"], "d.d", "t.o")
+    shape = _shape(argv, "two.c")
+    assert shape is not None
+    table = directcpp.Table(str(table_dir))
+    directcpp.note_seen(table, shape)
+    directcpp.record(table, shape, ENV, str(tmp_path / "tmp"))
+    path = table_dir / directcpp.FILE_NAME
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert directcpp.direct(directcpp.Table(str(table_dir)), shape, ENV) is not None
+    path.chmod(0o666)  # as if planted in a shared DISTCC_DIR
+    assert directcpp.Table(str(table_dir)).entries == {}

@@ -386,27 +386,103 @@ def test_missing_distcc_dir_compiles_locally_with_a_warning(
     assert (hello / "hello.o").read_bytes() == local_object(hello, ["-c", "hello.c"])
 
 
-def test_client_preprocesses_without_the_driver_from_the_third_job(
-    tool_bin: Path, our_daemon: Daemon, tmp_path: Path, clean_env: dict[str, str]
-) -> None:
-    """client/directcpp.py through the whole client: seen, recorded, then cc1 run directly;
-    the object and the .d file equal a local compile's."""
+def _cpp_project(tmp_path: Path) -> Path:
     src = tmp_path / "src"
     (src / "inc").mkdir(parents=True)
     (src / "inc" / "conf.h").write_text("#define N 3\n")
     (src / "two.c").write_text('#include "conf.h"\nint n = N;\n')
+    (src / "three.c").write_text('#include "conf.h"\nint three = N * 3;\n')
+    return src
+
+
+def _leftovers(env: dict[str, str], src: Path) -> list[str]:
+    """Temporary files of ours left in TMPDIR or beside the outputs."""
+    tmp = [p.name for p in Path(env["TMPDIR"]).iterdir() if p.name.startswith("distcc")]
+    return tmp + [p.name for p in src.iterdir() if ".distcc-" in p.name]
+
+
+@pytest.mark.parametrize(
+    "deps",
+    [[], ["-MD"], ["-MMD", "-MF", "deps/DEP", "-MT", "TARGET"]],
+    ids=["no-deps", "MD", "MMD-MF-MT"],
+)
+def test_client_preprocesses_without_the_driver_then_from_the_launcher(
+    tool_bin: Path, our_daemon: Daemon, tmp_path: Path, clean_env: dict[str, str], deps: list[str]
+) -> None:
+    """client/directcpp.py and the launcher's speculation through the whole client:
+    job 1 notes the shape, job 2 records the driver's translation, job 3 runs cc1 itself,
+    from job 4 on the launcher starts cc1 before the client's modules are loaded.  Every
+    object and .d file equals a local compile's; no temporary file is left."""
+    src = _cpp_project(tmp_path)
+    (src / "deps").mkdir()
     env = client_env(clean_env, our_daemon.hostspec, DISTCC_VERBOSE="1")
-    for n in range(3):
-        out = run(
-            [str(tool_bin / "distcc"), "gcc", "-Iinc", "-g", "-MD", "-c", "two.c", "-o", f"t{n}.o"],
-            src,
-            env,
-        )
+    for n in range(5):
+        source = "two.c" if n % 2 else "three.c"
+        words = [w.replace("DEP", f"{n}.d").replace("TARGET", f"t{n}.o") for w in deps]
+        argv = ["gcc", "-Iinc", "-g", *words, "-c", source, "-o", f"t{n}.o"]
+        out = run([str(tool_bin / "distcc"), *argv], src, env)
         assert out.returncode == 0, out.stderr.decode()
-        assert (b"directly (no driver)" in out.stderr) == (n == 2), out.stderr.decode()
-    assert our_daemon.compile_ok(3) == 3
-    subprocess.run(
-        ["gcc", "-Iinc", "-g", "-MD", "-c", "two.c", "-o", "local.o"], cwd=src, check=True
-    )
-    assert (src / "t2.o").read_bytes() == (src / "local.o").read_bytes()
-    assert (src / "t2.d").read_text() == (src / "local.d").read_text().replace("local.o", "t2.o")
+        how = [b"", b"", b"(no driver)", b"(started at launch)", b"(started at launch)"][n]
+        assert (how in out.stderr) if how else b"directly" not in out.stderr, out.stderr
+        local = [w.replace(f"t{n}.o", "local.o").replace(f"{n}.d", "local.d") for w in argv]
+        subprocess.run(local, cwd=src, check=True)
+        assert (src / f"t{n}.o").read_bytes() == (src / "local.o").read_bytes()
+        if deps:
+            dep = src / ("deps" if "-MF" in deps else "") / f"{'' if '-MF' in deps else 't'}{n}.d"
+            local_dep = src / ("deps" if "-MF" in deps else "") / "local.d"
+            assert dep.read_text() == local_dep.read_text().replace("local.o", f"t{n}.o")
+        assert _leftovers(env, src) == []
+    assert our_daemon.compile_ok(5) == 5
+
+
+def test_a_launcher_guess_that_does_not_fit_is_killed(
+    tool_bin: Path, our_daemon: Daemon, tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    """Same argv, other environment (LC_ALL is one of the driver's inputs): the launcher's
+    cc1 is killed, the job preprocesses the usual way, nothing is left behind."""
+    src = _cpp_project(tmp_path)
+    env = client_env(clean_env, our_daemon.hostspec, DISTCC_VERBOSE="1")
+    argv = [str(tool_bin / "distcc"), "gcc", "-Iinc", "-c", "two.c", "-o", "two.o"]
+    for _ in range(4):
+        assert run(argv, src, env).returncode == 0
+    out = run(argv, src, {**env, "LC_ALL": "C"})
+    assert out.returncode == 0, out.stderr.decode()
+    assert b"did not match the job: killed" in out.stderr
+    subprocess.run(["gcc", "-Iinc", "-c", "two.c", "-o", "local.o"], cwd=src, check=True)
+    assert (src / "two.o").read_bytes() == (src / "local.o").read_bytes()
+    assert _leftovers(env, src) == []
+
+
+def test_a_launcher_guess_for_a_job_that_ends_local_is_cleaned_up(
+    tool_bin: Path, our_daemon: Daemon, tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    src = _cpp_project(tmp_path)
+    env = client_env(clean_env, our_daemon.hostspec, DISTCC_VERBOSE="1")
+    argv = [str(tool_bin / "distcc"), "gcc", "-Iinc", "-c", "two.c", "-o", "two.o"]
+    for _ in range(4):
+        assert run(argv, src, env).returncode == 0
+    our_daemon.stop()  # the next job finds its only host down and compiles here
+    out = run(argv, src, env)
+    assert out.returncode == 0, out.stderr.decode()
+    assert b"failed to distribute" in out.stderr
+    subprocess.run(["gcc", "-Iinc", "-c", "two.c", "-o", "local.o"], cwd=src, check=True)
+    assert (src / "two.o").read_bytes() == (src / "local.o").read_bytes()
+    assert _leftovers(env, src) == []
+
+
+def test_a_plan_file_others_can_write_is_not_used_by_the_launcher(
+    tool_bin: Path, our_daemon: Daemon, tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    src = _cpp_project(tmp_path)
+    env = client_env(clean_env, our_daemon.hostspec, DISTCC_VERBOSE="1")
+    argv = [str(tool_bin / "distcc"), "gcc", "-Iinc", "-c", "two.c", "-o", "two.o"]
+    for _ in range(3):
+        assert run(argv, src, env).returncode == 0
+    plans = Path(env["DISTCC_DIR"]) / "cpp-fast"
+    assert plans.stat().st_mode & 0o777 == 0o600
+    assert b"(started at launch)" in run(argv, src, env).stderr
+    plans.chmod(0o646)
+    out = run(argv, src, env)
+    assert out.returncode == 0
+    assert b"(started at launch)" not in out.stderr
+    assert b"(no driver)" in out.stderr
