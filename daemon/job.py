@@ -17,7 +17,9 @@ removed with it), in a session of its own, stdin from /dev/null, stdout and stde
 memory files (see daemon/runner.py).
 
 Invariants: at most ``slots`` compilers run at once (the slot is taken only around the
-compiler, so reading requests never waits for compiles); the job directory is removed
+compiler, so reading requests never waits for compiles; a protocol 1-2 compiler started
+before its source arrived takes its slot once the source is here, before it is fed, and
+at most ``slots`` of those wait at once); the job directory is removed
 whatever happened (unless DISTCC_SAVE_TEMPS=1); exactly one summary line is logged per
 connection, at NOTICE::
 
@@ -103,6 +105,8 @@ class JobContext:
     own_files: OwnFiles = field(default_factory=OwnFiles)  # digests of system headers
     result_cache_max_bytes: int = DEFAULT_RESULTS_BYTES
     time_macros: TimeMacros = field(default_factory=TimeMacros)
+    # Compilers started before their source arrived, waiting for it (protocols 1-2).
+    early: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(2))
     _store: Store | None = None
     _results: ResultCache | None = None
     _store_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -475,20 +479,46 @@ def _compile_and_reply(
     input_path = os.path.join(job_dir, "input" + command.input_suffix)
     output_path = os.path.join(job_dir, "output.o")
     language = PIPED_LANGUAGES.get(command.input_suffix)
-    if language is not None and ctx.slots.acquire(blocking=False):
-        # A slot is free now: start the compiler on a pipe before the preprocessed source
-        # arrives, so its start-up overlaps the client's cpp run.  (When every slot is
-        # busy, read first and queue, so that no slot waits on a client.)
+    if language is not None and ctx.early.acquire(blocking=False):
+        # Start the compiler now, on a pipe, before the preprocessed source arrives, so
+        # that its start-up overlaps the client's cpp run.  It takes no compile slot while
+        # it waits for its input (it uses no CPU then; holding a slot through the client's
+        # cpp would idle that slot): the slot is taken once the source is here, before the
+        # compiler is fed.  At most ``jobs`` compilers wait like this.
+        held = {"early": True, "slot": False}
+
+        def feed() -> bytes:
+            try:
+                data = _receive_source(reader, version, input_path, ctx.save_temps)
+            finally:
+                held["early"] = False
+                ctx.early.release()
+            if not _take_slot(conn, ctx):
+                if ctx.stopping.is_set():
+                    raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
+                raise _Abort(
+                    Result.CLI_DISCONN, ExitCode.IO_ERROR, "client disconnected while queued"
+                )
+            held["slot"] = True
+            return data
+
         argv = _piped(command.argv(program, input_path, output_path), input_path, language)
-        ran = _run_in_slot(
-            conn,
-            ctx,
-            argv,
-            job_dir,
-            job_dir,
-            feed=lambda: _receive_source(reader, version, input_path, ctx.save_temps),
-            slot_taken=True,
-        )
+        try:
+            ran = runner.run(
+                argv,
+                env={**ctx.env, "TMPDIR": job_dir},
+                cwd=job_dir,
+                watch=conn,
+                registry=ctx.registry,
+                lifetime=ctx.job_lifetime,
+                clock=ctx.clock,
+                feed=feed,
+            )
+        finally:
+            if held["early"]:
+                ctx.early.release()
+            if held["slot"]:
+                ctx.slots.release()
     else:
         _receive_source(reader, version, input_path, keep=True)
         argv = command.argv(program, input_path, output_path)

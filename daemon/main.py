@@ -215,6 +215,7 @@ def _serve(config: Config) -> int:
         registry=registry,
         stats=Stats(config.jobs),
         slots=threading.BoundedSemaphore(config.jobs),
+        early=threading.BoundedSemaphore(config.jobs),
         tmp_dir=tmp_dir,
         env=env,
         clock=time.monotonic,

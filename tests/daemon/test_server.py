@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from common.protocol import Reply, request_v12
+from common.protocol import DOTI, Reader, Reply, bulk_packet, read_reply, request_head, request_v12
 from tests.daemon.helpers import Daemon, preprocess, wait_for
 
 StartDaemon = Callable[..., Daemon]
@@ -19,10 +19,13 @@ ARGV = ["gcc", "-c", "hello.c", "-o", "hello.o"]
 
 
 def _fake_compiler(path: Path, marks: Path) -> Path:
-    """A compiler that records overlap, waits for a release file, then writes its -o."""
+    """A compiler that reads its source (stdin when it is given "-", as a compiler started
+    before its source arrives is), then records overlap, waits for a release file, then
+    writes its -o."""
     path.write_text(
         "#!/bin/sh\n"
         f'd="{marks}"\n'
+        'for a in "$@"; do [ "$a" = "-" ] && cat > /dev/null; done\n'
         'mkdir "$d/running" 2>/dev/null || touch "$d/overlap"\n'
         'echo $$ >> "$d/started"\n'
         'while [ ! -e "$d/release" ]; do sleep 0.01; done\n'
@@ -68,6 +71,33 @@ def test_jobs_limit_queues_without_blocking_accept(
     assert [r.status for r in results] == [0, 0, 0]
     assert all(r.obj == b"object\n" for r in results)
     assert _started(marks) == 3
+    assert not (marks / "overlap").exists()
+
+
+def test_a_compiler_waiting_for_its_source_holds_no_slot(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    """Client A sends its command and is still preprocessing: its compiler is started, on
+    a pipe, but the only slot stays free, so client B's whole request compiles meanwhile."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    (marks / "release").touch()
+    cc = _fake_compiler(tmp_path / "fakecc", marks)
+    daemon = start_daemon("--allow-compiler", str(cc), "--jobs", "1")
+    argv = [str(cc), "-c", "x.c", "-o", "x.o"]
+    slow = daemon.connect()
+    try:
+        slow.sendall(request_head(1, argv))  # ... its cpp still running
+        daemon.wait_log("connection from")
+        reply = daemon.compile(1, argv, b"int y;\n")
+        assert (reply.status, reply.obj) == (0, b"object\n")
+        assert _started(marks) == 1
+        slow.sendall(bulk_packet(DOTI, b"int x;\n", False))
+        late = read_reply(Reader(slow.makefile("rb")), 1)
+        assert (late.status, late.obj) == (0, b"object\n")
+    finally:
+        slow.close()
+    assert _started(marks) == 2
     assert not (marks / "overlap").exists()
 
 
