@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from types import CodeType
     from typing import Any
 
+OURS = ("client", "common")  # the packages in the cache (plus __future__, from the stdlib)
 # Bumped when the layout of the cache file changes.
 PRELOAD_FORMAT = 1
 
@@ -47,7 +48,17 @@ def _magic() -> bytes:
     return bytes(getattr(external, "MAGIC_NUMBER", b""))
 
 
-def _fresh(origin: str, mtime_ns: int, size: int) -> bool:
+def _root() -> str:
+    """The directory holding this package (and ``common``), absolute, with a slash."""
+    here = __file__ if __file__.startswith("/") else f"{posix.getcwd()}/{__file__}"
+    return _dirname(_dirname(here)) + "/"
+
+
+def _fresh(origin: str, mtime_ns: int, size: int, root: str = "") -> bool:
+    """The cached code of ``origin`` is that of the file there now.  With ``root``, the
+    file must also be one of this tree's (a copied tree's cache names the original's)."""
+    if root and not origin.startswith(root):
+        return False
     try:
         st = posix.stat(origin)
     except OSError:
@@ -59,15 +70,16 @@ class _Finder:
     """Serves the cached modules that were not run up front (and any that a module runs
     before its turn), through the ordinary import protocol."""
 
-    def __init__(self, table: dict[str, tuple[str, bool, int, int, object]]) -> None:
+    def __init__(self, table: dict[str, tuple[str, bool, int, int, object]], root: str) -> None:
         self.table = table
+        self.root = root
 
     def find_spec(self, name: str, path: object = None, target: object = None) -> object:
         entry = self.table.get(name)
         if entry is None or name in sys.modules:
             return None
         origin, is_package, mtime_ns, size, _ = entry
-        if not _fresh(origin, mtime_ns, size):
+        if not _fresh(origin, mtime_ns, size, self.root if "." in name or name in OURS else ""):
             _state["rebuild"] = True
             return None
         return _spec(name, origin, is_package, self)
@@ -108,12 +120,13 @@ def preload(path: str = "") -> None:
     if version != PRELOAD_FORMAT or magic != _magic():
         _state["rebuild"] = True
         return
+    root = _root()
     for name in eager:
         origin, _, mtime_ns, size, _ = table[name]
-        if not _fresh(origin, mtime_ns, size):
+        if not _fresh(origin, mtime_ns, size, root if "." in name or name in OURS else ""):
             _state["rebuild"] = True
             return
-    finder = _Finder(table)
+    finder = _Finder(table, root)
     sys.meta_path.insert(0, finder)  # type: ignore[arg-type]
     modules = sys.modules
     for name in eager:
@@ -279,7 +292,8 @@ def _start(plan: "tuple[Any, ...]", argv: list[str], env: dict[bytes, bytes]) ->
             for mark, value in values.items():
                 word = word.replace(mark, value)
         cc1_argv.append(word)
-    cc1_env = {k: v for k, v in env.items() if k not in removed}
+    gone = {name.encode("utf-8", "surrogateescape") for name in removed}
+    cc1_env = {k: v for k, v in env.items() if k not in gone}
     cc1_env[b"_DISTCC_SAFEGUARD"] = b"1"  # as client.invoke gives every child
     for name, value in added.items():
         for mark, v in values.items():
@@ -290,6 +304,7 @@ def _start(plan: "tuple[Any, ...]", argv: list[str], env: dict[bytes, bytes]) ->
         (posix.POSIX_SPAWN_DUP2, err_fd, 2),
     ]
     try:
+        _guard_signals()
         child = posix.posix_spawn(cc1, cc1_argv, cc1_env, file_actions=actions)
     finally:
         posix.close(err_fd)
@@ -301,6 +316,21 @@ def _start(plan: "tuple[Any, ...]", argv: list[str], env: dict[bytes, bytes]) ->
         dep_temp=dep_temp,
         err_path=err_path,
     )
+
+
+def _guard_signals() -> None:
+    """Until the job installs its own handlers (client/proc.py, which then owns the
+    speculation's process and files), a SIGINT/SIGTERM/SIGHUP removes them too."""
+    import _signal
+
+    def handler(signum: int, frame: object) -> None:
+        _drop()
+        _signal.signal(signum, _signal.SIG_DFL)
+        posix.kill(posix.getpid(), signum)
+
+    for sig in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP):
+        if _signal.getsignal(sig) != _signal.SIG_IGN:
+            _signal.signal(sig, handler)
 
 
 def speculation() -> "dict[str, Any] | None":

@@ -529,7 +529,7 @@ class Preprocessed:
             table, shape, env = self._record
             self._record = None
             try:
-                directcpp.record(table, shape, env, self.owner.tmp.tmpdir)
+                directcpp.record(table, shape, env, self.owner.tmp)
             except Exception as exc:  # a cache: the job goes on
                 log.debug(f"recording the cpp translation failed: {exc}")
 
@@ -583,7 +583,8 @@ def _encoded(env: dict[str, str]) -> dict[bytes, bytes]:
 
 
 def _abandon(spec: dict[str, Any], tmp: TempFiles) -> None:
-    """Kill a speculative cc1 the job does not use (its files are in ``tmp`` already)."""
+    """Kill a speculative cc1 the job does not use, and remove its files (even under
+    DISTCC_SAVE_TEMPS: they are nobody's temp files)."""
     pid = spec["pid"]
     try:
         os.kill(pid, 9)
@@ -592,6 +593,12 @@ def _abandon(spec: dict[str, Any], tmp: TempFiles) -> None:
         pass
     if pid in tmp.children:
         tmp.children.remove(pid)
+    for path in spec["files"]:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        tmp.forget(path)
 
 
 def abandon_speculation(tmp: TempFiles) -> None:

@@ -34,12 +34,15 @@ from __future__ import annotations
 
 import marshal
 import os
+import sys
 
 from client.proc import spawn, wait, which
 from common.values import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from client.proc import TempFiles
 
 FORMAT = 1
 MAX_ENTRIES = 256
@@ -77,13 +80,26 @@ REFUSED_ENV = ("DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES", "GCC_COMPARE_DEBUG"
 # Read by the driver when it works out commands (not by cc1, which sees the real values).
 DRIVER_ENV = ("GCC_EXEC_PREFIX", "COMPILER_PATH", "LIBRARY_PATH", "GCC_ROOT", "LANG", "LC_ALL")
 RECORD_VAR = "DISTCC_CPP_RECORD"
-# The wrapper: "$0" is the subcommand, one record per subcommand, each ended by END.
+ENV_VAR = "DISTCC_CPP_RECORD_ENV"
+# The wrapper: one record per subcommand (its argv, then END), and the environment as the
+# subcommand got it (/proc/self/environ, untouched: a shell would add PWD and drop names
+# it cannot hold).  Python -S, so that no comma appears in gcc's "-wrapper a,b,c".
 END = "\x01distcc-end"
-RECORDER = (
-    'printf "%s\\0" "$0" "$@" >>"$' + RECORD_VAR + '"; '
-    'printf "' + END + '\\0" >>"$' + RECORD_VAR + '"; '
-    'env -0 >"$' + RECORD_VAR + '.env"'
-)
+_RECORDER_CODE = f"""
+import os
+import sys
+with open(os.environ["{RECORD_VAR}"], "ab") as f:
+    f.write(b"".join(os.fsencode(a) + b"\\0" for a in [*sys.argv[1:], "{END}"]))
+with open("/proc/self/environ", "rb") as e:
+    data = e.read()
+with open(os.environ["{ENV_VAR}"], "wb") as f:
+    f.write(data)
+"""
+
+
+def _recorder() -> str:
+    code = _RECORDER_CODE.encode().hex()
+    return f"{sys.executable},-S,-c,exec(bytes.fromhex('{code}').decode())"
 
 
 class Shape:
@@ -155,14 +171,23 @@ def shape_of(argv: list[str], env: dict[str, str], source: str, driver: str) -> 
     if source_at < 0 or not out or not _plain(source):
         return None
     values[SRC] = source
+    # Only gcc's own driver: a wrapper script or program in its place (ccache, icecc, a
+    # site's gcc script) may read anything, which no key could cover.
+    real = os.path.realpath(driver)
+    name = real.rpartition("/")[2]
+    if not ("gcc" in name or "g++" in name or name in ("cc", "c++")):
+        return None
     try:
-        st = os.stat(driver)
+        with open(real, "rb") as f:
+            if f.read(4) != b"\x7fELF":
+                return None
+            st = os.fstat(f.fileno())
     except OSError:
         return None
     suffix = source.rpartition(".")[2] if "." in source.rpartition("/")[2] else ""
     key = (
         FORMAT,
-        driver,
+        real,
         st.st_size,
         st.st_mtime_ns,
         st.st_ino,
@@ -256,40 +281,44 @@ def note_seen(table: Table, shape: Shape) -> bool:
     return entry == SEEN
 
 
-def record(table: Table, shape: Shape, env: dict[str, str], tmp_dir: str) -> None:
+def record(table: Table, shape: Shape, env: dict[str, str], tmp: TempFiles) -> None:
     """Run the driver under the recording wrapper and store the translation (or that
-    there is none).  Best effort: any failure just leaves the driver in use."""
-    record_path = os.path.join(tmp_dir, f"distcc_cpprec_{os.getpid():x}")
-    argv = [*shape.marked, "-wrapper", "/bin/sh,-c," + RECORDER]
+    there is none).  Best effort: any failure just leaves the driver in use.  The two
+    record files are ``tmp``'s (private, random names, removed on a signal too)."""
+    record_path, fd = tmp.create("distcc_cpprec_", "")
+    os.close(fd)
+    env_path, fd = tmp.create("distcc_cpprec_", ".env")
+    os.close(fd)
+    argv = [*shape.marked, "-wrapper", _recorder()]
     quiet = -1
     try:
         try:
-            with open(record_path, "wb"):
-                pass
             quiet = os.open(os.devnull, os.O_WRONLY)
-            pid = spawn(argv, {**env, RECORD_VAR: record_path}, stdout_fd=quiet, stderr_fd=quiet)
+            run_env = {**env, RECORD_VAR: record_path, ENV_VAR: env_path}
+            pid = spawn(argv, run_env, stdout_fd=quiet, stderr_fd=quiet)
+            tmp.children.append(pid)
             status = wait(pid)
+            tmp.children.remove(pid)
             with open(record_path, "rb") as f:
                 commands = f.read().decode("utf-8", "surrogateescape")
-        except OSError:
-            return
-        environ = ""
-        try:
-            with open(record_path + ".env", "rb") as f:  # absent if nothing ran under it
+            with open(env_path, "rb") as f:
                 environ = f.read().decode("utf-8", "surrogateescape")
         except OSError:
-            status = status or 1
+            return
+        if not environ:
+            status = status or 1  # nothing ran under the wrapper (clang: no -wrapper)
         entry = _translation(status, commands, environ, env, shape.values[SRC])
         if entry != RETRY:
             table.save(shape.key, entry if entry is not None else UNSUPPORTED)
     finally:
         if quiet >= 0:
             os.close(quiet)
-        for path in (record_path, record_path + ".env"):
+        for path in (record_path, env_path):
             try:
                 os.unlink(path)
             except OSError:
                 pass
+            tmp.forget(path)
 
 
 def _translation(
@@ -319,6 +348,7 @@ def _translation(
         if eq:
             recorded[name] = value
     recorded.pop(RECORD_VAR, None)
+    recorded.pop(ENV_VAR, None)
     added = {k: v for k, v in recorded.items() if env.get(k) != v}
     removed = tuple(k for k in env if k not in recorded)
     for text in (*argv, *added.values()):

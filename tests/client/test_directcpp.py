@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from client import directcpp
-from client.proc import spawn, wait, which
+from client.proc import TempFiles, spawn, wait, which
 
 ENV = {k: v for k, v in os.environ.items() if k not in directcpp.REFUSED_ENV}
 
@@ -134,7 +134,7 @@ def test_direct_cc1_writes_what_the_driver_writes(
         found = directcpp.direct(table, shape, env)
         if found is None:
             if directcpp.note_seen(table, shape):
-                directcpp.record(table, shape, env, str(tmp))
+                directcpp.record(table, shape, env, TempFiles(str(tmp)))
             continue
         ran_direct += 1
         # The driver's own output, then cc1's, from the same command.
@@ -161,7 +161,7 @@ def test_a_changed_compiler_is_not_run_directly(project: Path, tmp_path: Path) -
     table = directcpp.Table(str(table_dir))
     assert not directcpp.note_seen(table, shape)
     assert directcpp.note_seen(table, shape)
-    directcpp.record(table, shape, ENV, str(tmp_path / "tmp"))
+    directcpp.record(table, shape, ENV, TempFiles(str(tmp_path / "tmp")))
     assert directcpp.direct(directcpp.Table(str(table_dir)), shape, ENV) is not None
     # cc1 replaced (size differs from the recording): back to the driver.
     entry = table.entries[shape.key]
@@ -171,17 +171,9 @@ def test_a_changed_compiler_is_not_run_directly(project: Path, tmp_path: Path) -
 
 
 @pytest.mark.skipif(shutil.which("clang") is None, reason="clang not installed")
-def test_clang_is_recorded_as_not_translatable(project: Path, tmp_path: Path) -> None:
-    table_dir = tmp_path / "distcc"
-    table_dir.mkdir()
+def test_clang_keeps_its_driver(project: Path, tmp_path: Path) -> None:
     argv = ["clang", "-Iinc", "-E", "two.c", "-o", str(tmp_path / "tmp" / "distcc_1.i")]
-    shape = _shape(argv, "two.c")
-    assert shape is not None
-    table = directcpp.Table(str(table_dir))
-    directcpp.note_seen(table, shape)
-    directcpp.record(table, shape, ENV, str(tmp_path / "tmp"))
-    assert directcpp.Table(str(table_dir)).entries[shape.key] == directcpp.UNSUPPORTED
-    assert directcpp.direct(table, shape, ENV) is None
+    assert _shape(argv, "two.c") is None
 
 
 def test_a_damaged_table_is_ignored(tmp_path: Path) -> None:
@@ -197,9 +189,42 @@ def test_a_table_others_can_write_is_not_trusted(project: Path, tmp_path: Path) 
     assert shape is not None
     table = directcpp.Table(str(table_dir))
     directcpp.note_seen(table, shape)
-    directcpp.record(table, shape, ENV, str(tmp_path / "tmp"))
+    directcpp.record(table, shape, ENV, TempFiles(str(tmp_path / "tmp")))
     path = table_dir / directcpp.FILE_NAME
     assert path.stat().st_mode & 0o777 == 0o600
     assert directcpp.direct(directcpp.Table(str(table_dir)), shape, ENV) is not None
     path.chmod(0o666)  # as if planted in a shared DISTCC_DIR
     assert directcpp.Table(str(table_dir)).entries == {}
+
+
+def test_a_wrapper_in_place_of_the_driver_keeps_the_driver(tmp_path: Path) -> None:
+    """A script named gcc may depend on anything (here a variable): never replayed."""
+    wrapper = tmp_path / "gcc"
+    wrapper.write_text('#!/bin/sh\nexec /usr/bin/gcc $MYCC_FLAGS "$@"\n')
+    wrapper.chmod(0o755)
+    env = {**ENV, "PATH": f"{tmp_path}:{ENV.get('PATH', '')}"}
+    argv = ["gcc", "-E", "a.c", "-o", "/t/distcc_1.i"]
+    assert _shape(argv, "a.c", env) is None
+    assert _shape(argv, "a.c") is not None  # the real one
+
+
+def test_the_recorded_environment_is_what_cc1_got(project: Path, tmp_path: Path) -> None:
+    """No shell in between: PWD is not invented, odd variable names are kept."""
+    table_dir = tmp_path / "distcc"
+    table_dir.mkdir()
+    env = {k: v for k, v in ENV.items() if k != "PWD"}
+    env["my.var"] = "1"
+    argv = _cpp("1a", tmp_path / "tmp", "two.c", ["-Iinc"], "d.d", "t.o")
+    shape = _shape(argv, "two.c", env)
+    assert shape is not None
+    table = directcpp.Table(str(table_dir))
+    directcpp.note_seen(table, shape)
+    directcpp.record(table, shape, env, TempFiles(str(tmp_path / "tmp")))
+    entry = directcpp.Table(str(table_dir)).entries[shape.key]
+    assert isinstance(entry, tuple)
+    added, removed = entry[4], entry[5]
+    assert set(added) == {"COLLECT_GCC", "COLLECT_GCC_OPTIONS"} | {
+        k for k in added if k.startswith("OFFLOAD_")
+    }
+    assert removed == ()
+    assert not [p for p in (tmp_path / "tmp").iterdir() if "cpprec" in p.name]

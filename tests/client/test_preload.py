@@ -162,3 +162,16 @@ def test_a_fresh_temporary_file_means_another_job_is_writing(tmp_path: Path) -> 
     os.utime(tmp_path / "preload.bin.tmp", (old, old))
     assert preload_build.build(str(cache), str(REPO))
     assert cache.is_file() and not (tmp_path / "preload.bin.tmp").exists()
+
+
+def test_a_copied_tree_does_not_run_the_original_trees_code(tree: Path, tmp_path: Path) -> None:
+    cache = tree / "client" / "__pycache__" / "preload.bin"
+    assert preload_build.build(str(cache), str(tree))
+    copy = tmp_path / "copy"
+    shutil.copytree(tree, copy)  # the cache comes along, and the sources keep their mtimes
+    report = _probe(copy, copy / "client" / "__pycache__" / "preload.bin")
+    assert report["client.compile"] == "SourceFileLoader"
+    assert report["__rebuild__"] is True
+    # ... and the rebuilt cache names the copy's own files.
+    report = _probe(copy, copy / "client" / "__pycache__" / "preload.bin")
+    assert report["client.compile"] == "_Finder"
