@@ -34,13 +34,16 @@ class DirectLaunchers(build_scripts):  # type: ignore[misc]
     def copy_scripts(self):  # type: ignore[no-untyped-def]
         outfiles, updated = super().copy_scripts()
         python = sys.executable or ""
-        if python and os.access(python, os.X_OK) and " " not in python and not _throwaway():
+        line = f"#!{python} -S\n"
+        # Linux reads at most 127 bytes of a #! line before 5.1 (256 since).
+        usable = python and " " not in python and len(line) <= 127 and os.access(python, os.X_OK)
+        if usable and not _throwaway():
             for path in outfiles:
                 with open(path, "rb") as f:
                     text = f.read()
                 if text.startswith(SHELL_LINE) and b"''''true" in text[:40]:
                     with open(path, "wb") as f:
-                        f.write(f"#!{python} -S\n".encode() + text[len(SHELL_LINE) :])
+                        f.write(line.encode() + text[len(SHELL_LINE) :])
         return outfiles, updated
 
 

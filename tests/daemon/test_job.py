@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import socket
 import stat
 import subprocess
@@ -75,6 +77,28 @@ def test_early_started_compiler_reads_a_pipe_and_matches_local_debug_object(
     ipath = hello.with_suffix(".i")
     ipath.write_bytes(source)
     assert reply.obj == local_object(ipath, args)
+
+
+@pytest.mark.skipif(
+    shutil.which("clang") is None or shutil.which("llvm-dwarfdump") is None,
+    reason="clang and llvm-dwarfdump not installed",
+)
+def test_clang_gets_its_source_as_a_file_so_debug_info_names_it(
+    start_daemon: StartDaemon, hello: Path
+) -> None:
+    daemon = start_daemon("--allow-compiler", "clang")
+    source = subprocess.run(
+        ["clang", "-g", "-E", hello.name], cwd=hello.parent, capture_output=True, check=True
+    ).stdout
+    reply = daemon.compile(1, ["clang", "-g", "-c", "hello.c", "-o", "hello.o"], source)
+    assert reply.status == 0, reply.stderr.decode()
+    obj = hello.parent / "remote.o"
+    obj.write_bytes(reply.obj)
+    dump = subprocess.run(
+        ["llvm-dwarfdump", "--debug-info", str(obj)], capture_output=True, text=True, check=True
+    ).stdout
+    names = re.findall(r'DW_AT_name\s*\("([^"]*)"\)', dump)
+    assert names[:1] == ["hello.c"]  # the compile unit, as a local compile names it
 
 
 def test_cxx_source_gets_ii_suffix(start_daemon: StartDaemon, tmp_path: Path) -> None:

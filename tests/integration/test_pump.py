@@ -199,6 +199,9 @@ def test_native_second_request_sends_only_the_part_names(
             conn.close()
         assert reply.status == 0
         sent.append(conn.bytes_sent)
+        # The daemon stores a reply after sending it, then logs the job's summary line:
+        # wait for that, or the second request can overtake the first one's storing.
+        assert our_daemon.compile_ok(len(outcomes)) == len(outcomes)
     # The second request is the first one again: the daemon's stored reply.
     assert [(o.files_offered, o.files_sent, o.cached) for o in outcomes] == [
         (2, 2, False),

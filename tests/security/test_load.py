@@ -69,10 +69,16 @@ def test_200_clients_at_once_respect_jobs(
 ) -> None:
     marks = tmp_path / "running"
     marks.mkdir()
+    # A compiler uses CPU once it has its source: the wrapper counts the compilers alive
+    # when it starts (a daemon starts one before the source arrives) and those that have
+    # their source (read from stdin when given "-", as such an early compiler is).
     wrapper = _script(
         tmp_path / "counting-gcc",
-        f'd={marks}\n: > "$d/run.$$"\nls "$d" | grep -c "^run" >> {tmp_path}/counts\n'
-        'gcc "$@"; s=$?\nrm -f "$d/run.$$"\nexit $s\n',
+        f'd={marks}\n: > "$d/alive.$$"\nls "$d" | grep -c "^alive" >> {tmp_path}/alive\n'
+        'in=; for a in "$@"; do [ "$a" = "-" ] && in="$d/in.$$" && cat > "$in"; done\n'
+        ': > "$d/run.$$"\nls "$d" | grep -c "^run" >> ' + f"{tmp_path}/counts\n"
+        'if [ -n "$in" ]; then gcc "$@" < "$in"; else gcc "$@"; fi; s=$?\n'
+        'rm -f "$d/run.$$" "$d/alive.$$" "$d/in.$$"\nexit $s\n',
     )
     daemon = start_daemon("--allow-compiler", str(wrapper), "--jobs", "2")
     results: list[bytes | None] = []
@@ -98,6 +104,9 @@ def test_200_clients_at_once_respect_jobs(
     counts = [int(n) for n in (tmp_path / "counts").read_text().split()]
     assert len(counts) == len(done)
     assert 1 <= max(counts) <= 2
+    # ... and at most --jobs more wait for their source or their slot.
+    alive = [int(n) for n in (tmp_path / "alive").read_text().split()]
+    assert max(alive) <= 4
     assert len(daemon.log_lines("too many connections")) == refused
     print(f"\n200 clients, --jobs 2: {len(done)} compiled, {refused} refused, max running "
           f"{max(counts)}")  # fmt: skip
