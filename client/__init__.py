@@ -49,9 +49,11 @@ def _magic() -> bytes:
 
 
 def _root() -> str:
-    """The directory holding this package (and ``common``), absolute, with a slash."""
-    here = __file__ if __file__.startswith("/") else f"{posix.getcwd()}/{__file__}"
-    return _dirname(_dirname(here)) + "/"
+    """The directory holding this package (and ``common``), as a real path (the cache's
+    origins are real paths too, however the package was reached), with a slash."""
+    import os  # loaded right after anyway; speculate() has run by now
+
+    return os.path.dirname(os.path.dirname(os.path.realpath(__file__))) + "/"
 
 
 def _fresh(origin: str, mtime_ns: int, size: int, root: str = "") -> bool:
@@ -244,10 +246,17 @@ def speculate() -> None:
             break
     else:
         return
-    try:
+    import _signal
+
+    _guard_signals()  # before the first file exists
+    held = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
+    old_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, held)
+    try:  # files and child exist only once recorded in _speculation (signals wait)
         _start(plan, argv, env)
     except (OSError, ValueError, TypeError, IndexError, KeyError):
         _drop()
+    finally:
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, old_mask)
 
 
 def _start(plan: "tuple[Any, ...]", argv: list[str], env: dict[bytes, bytes]) -> None:
@@ -303,9 +312,8 @@ def _start(plan: "tuple[Any, ...]", argv: list[str], env: dict[bytes, bytes]) ->
         (posix.POSIX_SPAWN_OPEN, 0, "/dev/null", posix.O_RDONLY, 0),
         (posix.POSIX_SPAWN_DUP2, err_fd, 2),
     ]
-    try:
-        _guard_signals()
-        child = posix.posix_spawn(cc1, cc1_argv, cc1_env, file_actions=actions)
+    try:  # the child starts with no signal blocked
+        child = posix.posix_spawn(cc1, cc1_argv, cc1_env, file_actions=actions, setsigmask=())
     finally:
         posix.close(err_fd)
     _speculation.update(

@@ -29,7 +29,7 @@ import sys
 from client import directcpp, log, take_speculation
 from client.hosts import NATIVE
 from client.outputs import move_into_place, sibling_temp, write_atomically
-from client.proc import spawn, wait, which, write_all
+from client.proc import held_signals, spawn, wait, which, write_all
 from common.compiler.job import preprocessed_extension
 from common.compiler.rewrite import local_cpp_argv
 from common.exitcodes import DistccError, ExitCode, exit_code_from_wait_status
@@ -127,11 +127,12 @@ class Compiler:
             err_path, err_fd = self.tmp.create("distcc_stderr_", ".txt")
         try:
             try:
-                pid = spawn(argv, self.env, stderr_fd=err_fd, stdout_fd=None, stdin_fd=0)
+                with held_signals():
+                    pid = spawn(argv, self.env, stderr_fd=err_fd, stdout_fd=None, stdin_fd=0)
+                    self.tmp.children.append(pid)
             except OSError as exc:
                 log.error(f"failed to exec {argv[0]}: {exc.strerror}")
                 return ExitCode.COMPILER_MISSING
-            self.tmp.children.append(pid)
             status = wait(pid)
             self.tmp.children.remove(pid)
         finally:
@@ -436,7 +437,9 @@ class Preprocessed:
         try:
             if direct is not None:
                 try:
-                    self._pid = spawn(direct[0], direct[1], stderr_fd=self._err_fd)
+                    with held_signals():
+                        self._pid = spawn(direct[0], direct[1], stderr_fd=self._err_fd)
+                        tmp.children.append(self._pid)
                     self.direct = True
                     log.debug(f"preprocessing with {direct[0][0]} directly (no driver)")
                 except OSError:
@@ -444,12 +447,13 @@ class Preprocessed:
                 else:
                     self._save_plan()
             if not self._pid:
-                self._pid = spawn(argv, env, stderr_fd=self._err_fd)
+                with held_signals():
+                    self._pid = spawn(argv, env, stderr_fd=self._err_fd)
+                    tmp.children.append(self._pid)
         except OSError as exc:
             log.error(f"failed to exec {argv[0]}: {exc.strerror}")
             self._pid = 0
             return
-        tmp.children.append(self._pid)
 
     def _direct_command(
         self, argv: list[str], env: dict[str, str], note: bool = True

@@ -36,7 +36,7 @@ import marshal
 import os
 import sys
 
-from client.proc import spawn, wait, which
+from client.proc import held_signals, spawn, wait, which
 from common.values import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ with open(os.environ["{ENV_VAR}"], "wb") as f:
 
 def _recorder() -> str:
     code = _RECORDER_CODE.encode().hex()
-    return f"{sys.executable},-S,-c,exec(bytes.fromhex('{code}').decode())"
+    return f"{sys.executable},-S,-E,-c,exec(bytes.fromhex('{code}').decode())"
 
 
 class Shape:
@@ -285,6 +285,8 @@ def record(table: Table, shape: Shape, env: dict[str, str], tmp: TempFiles) -> N
     """Run the driver under the recording wrapper and store the translation (or that
     there is none).  Best effort: any failure just leaves the driver in use.  The two
     record files are ``tmp``'s (private, random names, removed on a signal too)."""
+    if "," in sys.executable:
+        return  # gcc splits -wrapper at commas: this interpreter cannot be the wrapper
     record_path, fd = tmp.create("distcc_cpprec_", "")
     os.close(fd)
     env_path, fd = tmp.create("distcc_cpprec_", ".env")
@@ -295,8 +297,9 @@ def record(table: Table, shape: Shape, env: dict[str, str], tmp: TempFiles) -> N
         try:
             quiet = os.open(os.devnull, os.O_WRONLY)
             run_env = {**env, RECORD_VAR: record_path, ENV_VAR: env_path}
-            pid = spawn(argv, run_env, stdout_fd=quiet, stderr_fd=quiet)
-            tmp.children.append(pid)
+            with held_signals():
+                pid = spawn(argv, run_env, stdout_fd=quiet, stderr_fd=quiet)
+                tmp.children.append(pid)
             status = wait(pid)
             tmp.children.remove(pid)
             with open(record_path, "rb") as f:
@@ -349,7 +352,13 @@ def _translation(
             recorded[name] = value
     recorded.pop(RECORD_VAR, None)
     recorded.pop(ENV_VAR, None)
-    added = {k: v for k, v in recorded.items() if env.get(k) != v}
+    # What the driver set: what changed, and its own variables even when the client's
+    # environment happened to hold the same values (a later job's may not).
+    added = {
+        k: v
+        for k, v in recorded.items()
+        if env.get(k) != v or k.startswith(("COLLECT_", "OFFLOAD_"))
+    }
     removed = tuple(k for k in env if k not in recorded)
     for text in (*argv, *added.values()):
         if source in text and text != SRC:
@@ -378,10 +387,11 @@ def make_plan(
     when one of them cannot be found there."""
     used: set[int] = set()
 
-    def position(value: str, derive: Callable[[str], str] = str) -> int:
+    def position(value: str, derive: Callable[[str], str] = str, after: str = "") -> int:
         found = [k for k in range(1, len(raw_argv)) if derive(raw_argv[k]) == value]
-        if len(found) > 1:  # "-MT x.o ... -o x.o": the word after an option of cpp's
-            found = [k for k in found if raw_argv[k - 1] in VALUE_OPTIONS]
+        if len(found) > 1:  # "-MT x.o ... -o x.o": the word after an option of cpp's;
+            # "-MD -c x.c -o x.o": x.d comes from the object's name
+            found = [k for k in found if raw_argv[k - 1] in ((after,) if after else VALUE_OPTIONS)]
         return found[0] if len(found) == 1 else -1
 
     variables: list[tuple[str, str, int]] = []
@@ -393,7 +403,7 @@ def make_plan(
             k = position(dep_path)
             how = "deptemp-word"
             if k < 0:
-                k = position(dep_path, _dep_from)
+                k = position(dep_path, _dep_from, after="-o")
                 how = "deptemp-dsfx"
         else:
             k = position(value)

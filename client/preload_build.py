@@ -171,7 +171,7 @@ def eager_order(sources: dict[str, Source], roots: tuple[str, ...] = ROOTS) -> l
 def build(path: str, root_dir: str = "") -> bool:
     """Write the cache at ``path`` (atomically) for the packages under ``root_dir`` (by
     default, where this one is installed); False when it was not written."""
-    root_dir = root_dir or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root_dir = os.path.realpath(root_dir or os.path.dirname(os.path.dirname(__file__)))
     directory = os.path.dirname(path)
     try:
         os.makedirs(directory, exist_ok=True)

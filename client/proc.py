@@ -22,6 +22,17 @@ if TYPE_CHECKING:
 _HANDLED_SIGNALS = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
 
 
+class held_signals:
+    """SIGINT/SIGTERM/SIGHUP wait until the block ends: a temp file or child is then never
+    created without being registered for the cleanup those signals run."""
+
+    def __enter__(self) -> None:
+        self._old = _signal.pthread_sigmask(_signal.SIG_BLOCK, _HANDLED_SIGNALS)
+
+    def __exit__(self, *exc: object) -> None:
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, self._old)
+
+
 class TempFiles:
     """Registry of temporary paths owned by this process."""
 
@@ -41,10 +52,12 @@ class TempFiles:
             token = os.urandom(4).hex()
             path = os.path.join(base, f"{prefix}{pid:x}{self._counter:x}{token}{suffix}")
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+                with held_signals():
+                    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+                    fd = os.open(path, flags, 0o600)
+                    self.paths.append(path)
             except FileExistsError:
                 continue
-            self.paths.append(path)
             return path, fd
 
     def register(self, path: str) -> str:
@@ -107,7 +120,8 @@ def spawn(
     path = which(argv[0], env.get("PATH", os.defpath))
     if path is None:
         raise FileNotFoundError(2, "No such file or directory", argv[0])
-    return os.posix_spawn(path, list(argv), dict(env), file_actions=actions)
+    # An empty signal mask for the child: it may be started inside ``held_signals``.
+    return os.posix_spawn(path, list(argv), dict(env), file_actions=actions, setsigmask=())
 
 
 def which(name: str, path_var: str) -> str | None:

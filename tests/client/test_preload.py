@@ -175,3 +175,21 @@ def test_a_copied_tree_does_not_run_the_original_trees_code(tree: Path, tmp_path
     # ... and the rebuilt cache names the copy's own files.
     report = _probe(copy, copy / "client" / "__pycache__" / "preload.bin")
     assert report["client.compile"] == "_Finder"
+
+
+def test_a_relative_path_to_the_packages_still_finds_its_cache(tree: Path) -> None:
+    """However the packages are reached (here a relative sys.path entry), the cache names
+    real paths: the second start uses it, with no rebuild."""
+    cache = tree / "client" / "__pycache__" / "preload.bin"
+    code = PROBE.format(root=tree.name, cache=str(cache))
+    for n in range(2):
+        out = subprocess.run(
+            [sys.executable, "-S", "-c", code],
+            cwd=tree.parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        report = json.loads(out)
+        assert report["__rebuild__"] is (n == 0)
+        assert report["client.compile"] == ("SourceFileLoader" if n == 0 else "_Finder")

@@ -83,14 +83,18 @@ def test_early_started_compiler_reads_a_pipe_and_matches_local_debug_object(
     shutil.which("clang") is None or shutil.which("llvm-dwarfdump") is None,
     reason="clang and llvm-dwarfdump not installed",
 )
+@pytest.mark.parametrize("name", ["clang", "cc"], ids=["clang", "cc-is-clang"])
 def test_clang_gets_its_source_as_a_file_so_debug_info_names_it(
-    start_daemon: StartDaemon, hello: Path
+    start_daemon: StartDaemon, hello: Path, tmp_path: Path, name: str
 ) -> None:
-    daemon = start_daemon("--allow-compiler", "clang")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / name).symlink_to(shutil.which("clang") or "clang")
+    daemon = start_daemon("--allow-compiler", name, env={"DISTCCD_PATH": f"{bindir}:/usr/bin"})
     source = subprocess.run(
         ["clang", "-g", "-E", hello.name], cwd=hello.parent, capture_output=True, check=True
     ).stdout
-    reply = daemon.compile(1, ["clang", "-g", "-c", "hello.c", "-o", "hello.o"], source)
+    reply = daemon.compile(1, [name, "-g", "-c", "hello.c", "-o", "hello.o"], source)
     assert reply.status == 0, reply.stderr.decode()
     obj = hello.parent / "remote.o"
     obj.write_bytes(reply.obj)

@@ -55,7 +55,7 @@ def test_jobs_limit_queues_without_blocking_accept(
 ) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
-    cc = _fake_compiler(tmp_path / "fakecc", marks)
+    cc = _fake_compiler(tmp_path / "fake-gcc", marks)
     daemon = start_daemon("--allow-compiler", str(cc), "--jobs", "1")
     argv = [str(cc), "-c", "x.c", "-o", "x.o"]
     results: list[Reply] = []
@@ -82,7 +82,7 @@ def test_a_compiler_waiting_for_its_source_holds_no_slot(
     marks = tmp_path / "marks"
     marks.mkdir()
     (marks / "release").touch()
-    cc = _fake_compiler(tmp_path / "fakecc", marks)
+    cc = _fake_compiler(tmp_path / "fake-gcc", marks)
     daemon = start_daemon("--allow-compiler", str(cc), "--jobs", "1")
     argv = [str(cc), "-c", "x.c", "-o", "x.o"]
     slow = daemon.connect()
@@ -104,7 +104,7 @@ def test_a_compiler_waiting_for_its_source_holds_no_slot(
 def test_two_jobs_run_at_once(start_daemon: StartDaemon, tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
-    cc = _fake_compiler(tmp_path / "fakecc", marks)
+    cc = _fake_compiler(tmp_path / "fake-gcc", marks)
     daemon = start_daemon("--allow-compiler", str(cc), "--jobs", "2")
     argv = [str(cc), "-c", "x.c", "-o", "x.o"]
     results: list[Reply] = []
@@ -120,7 +120,7 @@ def test_two_jobs_run_at_once(start_daemon: StartDaemon, tmp_path: Path) -> None
 def test_queued_client_that_leaves_never_runs(start_daemon: StartDaemon, tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
-    cc = _fake_compiler(tmp_path / "fakecc", marks)
+    cc = _fake_compiler(tmp_path / "fake-gcc", marks)
     daemon = start_daemon("--allow-compiler", str(cc), "--jobs", "1")
     argv = [str(cc), "-c", "x.c", "-o", "x.o"]
     results: list[Reply] = []
@@ -230,7 +230,7 @@ def test_many_clients_at_once(start_daemon: StartDaemon, hello: Path) -> None:
 def test_sigterm_kills_running_compilers(start_daemon: StartDaemon, tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
-    cc = _fake_compiler(tmp_path / "fakecc", marks)
+    cc = _fake_compiler(tmp_path / "fake-gcc", marks)
     daemon = start_daemon("--allow-compiler", str(cc))
     sock = daemon.connect()
     sock.sendall(request_v12(1, [str(cc), "-c", "x.c", "-o", "x.o"], b"int x;\n"))

@@ -486,3 +486,45 @@ def test_a_plan_file_others_can_write_is_not_used_by_the_launcher(
     assert out.returncode == 0
     assert b"(started at launch)" not in out.stderr
     assert b"(no driver)" in out.stderr
+
+
+def test_a_dependency_file_named_after_source_and_object_alike(
+    tool_bin: Path, our_daemon: Daemon, tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    """``-MD -c two.c -o two.o``: two.d could come from either name; the object's it is,
+    and from the fourth job on the launcher starts cc1."""
+    src = _cpp_project(tmp_path)
+    env = client_env(clean_env, our_daemon.hostspec, DISTCC_VERBOSE="1")
+    argv = [str(tool_bin / "distcc"), "gcc", "-Iinc", "-MD", "-c", "two.c", "-o", "two.o"]
+    for n in range(5):
+        out = run(argv, src, env)
+        assert out.returncode == 0, out.stderr.decode()
+        assert (b"(started at launch)" in out.stderr) == (n >= 3), out.stderr.decode()
+    subprocess.run(["gcc", "-Iinc", "-MD", "-c", "two.c", "-o", "local.o"], cwd=src, check=True)
+    assert (src / "two.o").read_bytes() == (src / "local.o").read_bytes()
+    assert (src / "two.d").read_text() == (src / "local.d").read_text().replace("local", "two")
+    assert _leftovers(env, src) == []
+
+
+def test_a_signal_at_any_moment_of_the_start_leaves_nothing(
+    tool_bin: Path, our_daemon: Daemon, tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    """SIGTERM 0-24 ms after a start that begins with the launcher's early cc1: no
+    temporary file is left and no cc1 keeps running."""
+    src = _cpp_project(tmp_path)
+    (src / "obj").mkdir()
+    env = client_env(clean_env, our_daemon.hostspec)
+    argv = [str(tool_bin / "distcc"), "gcc", "-Iinc", "-MD", "-c", "two.c", "-o", "obj/t.o"]
+    for _ in range(4):
+        assert run(argv, src, env).returncode == 0
+    assert (Path(env["DISTCC_DIR"]) / "cpp-fast").exists()
+    for delay_ms in range(0, 25, 2):
+        proc = subprocess.Popen(argv, cwd=src, env=env, stderr=subprocess.DEVNULL)
+        time.sleep(delay_ms / 1000)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        time.sleep(0.05)  # a cc1 left running would write its files by now
+        left = _leftovers(env, src) + [
+            p.name for p in (src / "obj").iterdir() if ".distcc-" in p.name
+        ]
+        assert left == [], f"after SIGTERM at {delay_ms} ms: {left}"
