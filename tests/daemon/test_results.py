@@ -119,6 +119,9 @@ def test_identical_job_is_answered_without_compiling(
     entries = closure(project, ["gcc", inc, "hello.c"])
     first = native_compile(daemon, str(project), argv, entries)
     assert first.status == 0 and len(first.needed) == 3, first.stderr
+    # The daemon stores a reply after sending it, then logs the job's summary: wait for
+    # that, or the second request can overtake the storing of the first one's reply.
+    daemon.wait_log("client: ")
     second = native_compile(daemon, str(project), argv, entries)
     assert second.needed == [] and second.status == 0
     assert daemon.wait_log(HIT) and len(daemon.wait_log("(cached result)")) == 1
