@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 MAX_ENTRIES = 256
+MAX_SEEN = 32
 FILE_NAME = "cpp-direct"
 SEEN = 0  # table value: shape seen once, not recorded yet
 UNSUPPORTED = 1  # table value: the driver's translation cannot be used
@@ -276,6 +277,11 @@ def note_seen(table: Table, shape: Shape) -> bool:
     (the second sighting)."""
     entry = table.entries.get(shape.key)
     if entry is None:
+        # Shapes seen once are forgotten in bulk past MAX_SEEN: a build whose every command
+        # differs (a per-file -D) keeps the table small, so reading and writing it stays
+        # cheap, and loses nothing it could have used.
+        if sum(1 for value in table.entries.values() if value == SEEN) >= MAX_SEEN:
+            table.entries = {k: v for k, v in table.entries.items() if v != SEEN}
         table.save(shape.key, SEEN)
         return False
     return entry == SEEN

@@ -228,3 +228,19 @@ def test_the_recorded_environment_is_what_cc1_got(project: Path, tmp_path: Path)
     }
     assert removed == ()
     assert not [p for p in (tmp_path / "tmp").iterdir() if "cpprec" in p.name]
+
+
+def test_shapes_seen_once_do_not_pile_up(tmp_path: Path) -> None:
+    """A build whose every command differs (a per-file -D) leaves a small table."""
+    table_dir = tmp_path / "distcc"
+    table_dir.mkdir()
+    sizes = []
+    for n in range(3 * directcpp.MAX_SEEN):
+        shape = _shape(["gcc", f"-DFILE={n}", "-E", "a.c", "-o", "/t/distcc_1.i"], "a.c")
+        assert shape is not None
+        assert not directcpp.note_seen(directcpp.Table(str(table_dir)), shape)
+        sizes.append(len(directcpp.Table(str(table_dir)).entries))
+    assert max(sizes) == directcpp.MAX_SEEN
+    # A shape seen again right away is still recorded on its second sighting.
+    table = directcpp.Table(str(table_dir))
+    assert directcpp.note_seen(table, shape)
