@@ -488,38 +488,26 @@ def _compile_and_reply(
         # cpp would idle that slot): the slot is taken once the source is here, before the
         # compiler is fed.  At most ``jobs`` compilers wait like this (for their source or
         # for their slot), so at most twice ``jobs`` are alive.
-        held = {"early": True, "slot": False}
+        early = [True]
 
-        def feed() -> bytes:
-            data = _receive_source(reader, version, input_path, ctx.save_temps)
-            if not _take_slot(conn, ctx):
-                if ctx.stopping.is_set():
-                    raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
-                raise _Abort(
-                    Result.CLI_DISCONN, ExitCode.IO_ERROR, "client disconnected while queued"
-                )
-            held["slot"] = True
-            held["early"] = False  # it runs under its slot from now on
+        def slot_taken() -> None:  # it runs under its slot from now on
+            early[0] = False
             ctx.early.release()
-            return data
 
         argv = _piped(command.argv(program, input_path, output_path), input_path, language)
         try:
-            ran = runner.run(
+            ran = _run_in_slot(
+                conn,
+                ctx,
                 argv,
-                env={**ctx.env, "TMPDIR": job_dir},
-                cwd=job_dir,
-                watch=conn,
-                registry=ctx.registry,
-                lifetime=ctx.job_lifetime,
-                clock=ctx.clock,
-                feed=feed,
+                job_dir,
+                job_dir,
+                feed=lambda: _receive_source(reader, version, input_path, ctx.save_temps),
+                on_slot=slot_taken,
             )
         finally:
-            if held["early"]:
+            if early[0]:
                 ctx.early.release()
-            if held["slot"]:
-                ctx.slots.release()
     else:
         _receive_source(reader, version, input_path, keep=True)
         argv = command.argv(program, input_path, output_path)
@@ -609,19 +597,43 @@ def _run_in_slot(
     cwd: str,
     job_dir: str,
     feed: Callable[[], bytes] | None = None,
-    slot_taken: bool = False,
     wrap: Callable[[list[str], str], list[str]] | None = None,
+    on_slot: Callable[[], None] | None = None,
 ) -> runner.Run:
-    """Run the compiler under one of the ``--jobs`` slots (waiting for one unless
-    ``slot_taken``), watching the client; the slot is released afterwards.
+    """Run the compiler under one of the ``--jobs`` slots, watching the client; the slot
+    is released afterwards.  ``on_slot()`` runs once the slot is held.
+
+    Without ``feed``, the slot is waited for before the compiler starts.  With ``feed``
+    (the rest of the request: the source), the compiler starts at once on a pipe
+    (runner.run) and the slot is waited for once ``feed()`` has the source, before the
+    compiler gets it: a compiler waiting for its input uses no CPU and holds no slot.
 
     The compiler's own temporary files (gcc's ``cc*.s``) go into ``job_dir`` through
     ``TMPDIR``, so that a compiler killed mid-job leaves nothing behind once the job
     directory is removed."""
-    if not slot_taken and not _take_slot(conn, ctx):
-        if ctx.stopping.is_set():
-            raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
-        raise _Abort(Result.CLI_DISCONN, ExitCode.IO_ERROR, "client disconnected while queued")
+    holding = False
+
+    def wait_for_slot() -> None:
+        nonlocal holding
+        if not _take_slot(conn, ctx):
+            if ctx.stopping.is_set():
+                raise _Abort(Result.OTHER, ExitCode.DISTCC_FAILED, "daemon shutting down")
+            raise _Abort(Result.CLI_DISCONN, ExitCode.IO_ERROR, "client disconnected while queued")
+        holding = True
+        if on_slot is not None:
+            on_slot()
+
+    fed: Callable[[], bytes] | None = None
+    if feed is None:
+        wait_for_slot()
+    else:
+        source = feed
+
+        def fed() -> bytes:
+            data = source()
+            wait_for_slot()
+            return data
+
     try:
         return runner.run(
             argv,
@@ -631,11 +643,12 @@ def _run_in_slot(
             registry=ctx.registry,
             lifetime=ctx.job_lifetime,
             clock=ctx.clock,
-            feed=feed,
+            feed=fed,
             wrap=wrap,
         )
     finally:
-        ctx.slots.release()
+        if holding:
+            ctx.slots.release()
 
 
 def _take_slot(conn: Connection, ctx: JobContext) -> bool:
