@@ -219,7 +219,6 @@ def _temp(directory: str, name: str) -> tuple[str, int]:
 
 def speculate() -> None:
     """Start the cc1 of this command's plan, if there is one (see above).  Never fails."""
-    global _speculation
     argv = sys.argv
     env = posix.environ
     if len(argv) < 3 or argv[0].rpartition("/")[2] != "distcc" or b"_DISTCC_SAFEGUARD" in env:
@@ -254,9 +253,16 @@ def speculate() -> None:
     try:  # files and child exist only once recorded in _speculation (signals wait)
         _start(plan, argv, env)
     except (OSError, ValueError, TypeError, IndexError, KeyError):
-        _drop()
+        drop_speculation()
     finally:
         _signal.pthread_sigmask(_signal.SIG_SETMASK, old_mask)
+
+
+def dep_file_for(output: str) -> str:
+    """``dir/x.o`` -> ``dir/x.d``: the dependency file gcc's ``-MD`` names after ``-o``."""
+    base = output.rpartition("/")[2]
+    dot = base.rfind(".")
+    return (output[: len(output) - len(base) + dot] if dot > 0 else output) + ".d"
 
 
 def _start(plan: "tuple[Any, ...]", argv: list[str], env: dict[bytes, bytes]) -> None:
@@ -281,11 +287,7 @@ def _start(plan: "tuple[Any, ...]", argv: list[str], env: dict[bytes, bytes]) ->
         elif how == "word":
             values[mark] = argv[index]
         else:  # a dependency file's temp, beside DEP: "deptemp-word" or "deptemp-dsfx"
-            dep = argv[index]
-            if how == "deptemp-dsfx":
-                base = dep.rpartition("/")[2]
-                dot = base.rfind(".")
-                dep = (dep[: len(dep) - len(base) + dot] if dot > 0 else dep) + ".d"
+            dep = argv[index] if how == "deptemp-word" else dep_file_for(argv[index])
             directory, _, base = dep.rpartition("/")
             dep_temp, fd = _temp(directory, f".{base}.distcc-{pid:x}s{token}.tmp")
             posix.close(fd)
@@ -332,7 +334,7 @@ def _guard_signals() -> None:
     import _signal
 
     def handler(signum: int, frame: object) -> None:
-        _drop()
+        drop_speculation()
         _signal.signal(signum, _signal.SIG_DFL)
         posix.kill(posix.getpid(), signum)
 
@@ -360,12 +362,8 @@ def take_speculation() -> "dict[str, Any] | None":
     return taken
 
 
-def _drop() -> None:
-    """Kill the speculative cc1, if any, and remove its files."""
-    global _speculation
-    spec, _speculation = _speculation, None
-    if not spec:
-        return
+def discard(spec: "dict[str, Any]") -> None:
+    """Kill a speculation's cc1 (if it was started) and remove its files."""
     pid = spec.get("pid")
     if isinstance(pid, int) and pid > 0:
         try:
@@ -381,5 +379,9 @@ def _drop() -> None:
 
 
 def drop_speculation() -> None:
-    """Kill and clean up a speculation nobody adopted (end of the job, or a mismatch)."""
-    _drop()
+    """Kill and clean up a speculation nobody adopted (a signal, a failed start, the end
+    of a job that never took it)."""
+    global _speculation
+    spec, _speculation = _speculation, None
+    if spec:
+        discard(spec)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import sys
 
-from client import directcpp, log, take_speculation
+from client import directcpp, discard, log, take_speculation
 from client.hosts import NATIVE
 from client.outputs import move_into_place, sibling_temp, write_atomically
 from client.proc import held_signals, spawn, wait, which, write_all
@@ -417,8 +417,6 @@ class Preprocessed:
             return
         self.i_path, i_fd = tmp.create("distcc_", preprocessed_extension(job.language))
         os.close(i_fd)
-        argv = local_cpp_argv(job, self.i_path)
-        env = self.owner.env
         if job.dep is not None:
             self.dep_temp, dep_fd = sibling_temp(tmp, job.dep.path)
             if job.dep.append:
@@ -429,7 +427,7 @@ class Preprocessed:
                 except FileNotFoundError:
                     pass
             os.close(dep_fd)
-            argv, env = redirect_dep_output(argv, env, job.dep.path, self.dep_temp)
+        argv, env = self._command(self.i_path, self.dep_temp)
         self._err_path, self._err_fd = tmp.create("distcc_cpp_stderr_", ".txt")
         direct = self._direct_command(argv, env)
         self._cpp_lock = self.owner.slots.local_cpp()
@@ -478,16 +476,23 @@ class Preprocessed:
             self._shape = (table, shape)
         return found
 
+    def _command(self, i_path: str, dep_temp: str) -> tuple[list[str], dict[str, str]]:
+        """The job's cpp command (through the driver) writing ``i_path`` and, when the job
+        has a dependency file, ``dep_temp`` in its place."""
+        argv = local_cpp_argv(self.job, i_path)
+        env = self.owner.env
+        if self.job.dep is not None:
+            argv, env = redirect_dep_output(argv, env, self.job.dep.path, dep_temp)
+        return argv, env
+
     def _adopt(self, spec: dict[str, Any]) -> bool:
         """Take over the cc1 that the launcher started for this job (client/__init__.py)
         if it runs exactly the command this job would run; otherwise kill it."""
         job, tmp = self.job, self.owner.tmp
-        argv = local_cpp_argv(job, spec["i_path"])
-        env = self.owner.env
-        ok = not (job.dep is not None and (job.dep.append or not spec["dep_temp"]))
-        if ok and job.dep is not None:
-            argv, env = redirect_dep_output(argv, env, job.dep.path, spec["dep_temp"])
-        direct = self._direct_command(argv, env, note=False) if ok else None
+        direct = None
+        if job.dep is None or (spec["dep_temp"] and not job.dep.append):
+            argv, env = self._command(spec["i_path"], spec["dep_temp"])
+            direct = self._direct_command(argv, env, note=False)
         if direct is None or direct[0] != spec["argv"] or _encoded(direct[1]) != spec["env"]:
             _abandon(spec, tmp)
             log.debug("the speculative cpp run did not match the job: killed")
@@ -589,19 +594,10 @@ def _encoded(env: dict[str, str]) -> dict[bytes, bytes]:
 def _abandon(spec: dict[str, Any], tmp: TempFiles) -> None:
     """Kill a speculative cc1 the job does not use, and remove its files (even under
     DISTCC_SAVE_TEMPS: they are nobody's temp files)."""
-    pid = spec["pid"]
-    try:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-    except OSError:
-        pass
-    if pid in tmp.children:
-        tmp.children.remove(pid)
+    discard(spec)
+    if spec["pid"] in tmp.children:
+        tmp.children.remove(spec["pid"])
     for path in spec["files"]:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
         tmp.forget(path)
 
 

@@ -36,6 +36,7 @@ import marshal
 import os
 import sys
 
+from client import dep_file_for
 from client.proc import held_signals, spawn, wait, which
 from common.values import TYPE_CHECKING
 
@@ -223,16 +224,22 @@ class Table:
         if len(self.entries) >= MAX_ENTRIES:
             self.entries = {}
         self.entries[key] = value
-        tmp = f"{self.path}.{os.getpid()}.tmp"
+        _write_private(self.path, self.entries)
+
+
+def _write_private(path: str, value: object) -> None:
+    """``path`` := ``value`` marshalled, mode 0600 (``own_file``), replaced atomically;
+    best effort (a lost write only costs a re-recording)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+            f.write(marshal.dumps(value))  # type: ignore[arg-type]
+        os.replace(tmp, path)
+    except (OSError, ValueError):
         try:
-            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-                f.write(marshal.dumps(self.entries))
-            os.replace(tmp, self.path)
-        except (OSError, ValueError):
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def own_file(fd: int) -> bool:
@@ -409,7 +416,7 @@ def make_plan(
             k = position(dep_path)
             how = "deptemp-word"
             if k < 0:
-                k = position(dep_path, _dep_from, after="-o")
+                k = position(dep_path, dep_file_for, after="-o")
                 how = "deptemp-dsfx"
         else:
             k = position(value)
@@ -426,13 +433,6 @@ def make_plan(
     tmpdir, _, name = i_path.rpartition("/")
     suffix = name[name.rfind(".") :]
     return (fixed, tuple(variables), cc1, size, mtime_ns, argv, added, removed, tmpdir, suffix)
-
-
-def _dep_from(word: str) -> str:
-    """``dir/x.o`` -> ``dir/x.d``, as client/__init__.py derives it (gcc's -MD naming)."""
-    base = word.rpartition("/")[2]
-    dot = base.rfind(".")
-    return (word[: len(word) - len(base) + dot] if dot > 0 else word) + ".d"
 
 
 def save_plan(distcc_dir: str, plan: tuple[object, ...]) -> None:
@@ -457,13 +457,4 @@ def save_plan(distcc_dir: str, plan: tuple[object, ...]) -> None:
     same_length.insert(0, plan)
     if sum(len(v) for v in plans.values()) > MAX_ENTRIES:
         plans = {len(fixed): [plan]}
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-            f.write(marshal.dumps((FAST_FORMAT, plans)))
-        os.replace(tmp, path)
-    except (OSError, ValueError):
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    _write_private(path, (FAST_FORMAT, plans))
