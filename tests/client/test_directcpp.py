@@ -152,16 +152,25 @@ def test_direct_cc1_writes_what_the_driver_writes(
     assert not [p for p in tmp.iterdir() if "cpprec" in p.name]  # recording leaves nothing
 
 
-def test_a_changed_compiler_is_not_run_directly(project: Path, tmp_path: Path) -> None:
+def _recorded(
+    tmp_path: Path, env: dict[str, str] = ENV
+) -> tuple[Path, directcpp.Table, directcpp.Shape]:
+    """A table in ``tmp_path/distcc`` with the translation of one cpp command of two.c,
+    arrived at as jobs would: seen, seen again (so recorded), recorded."""
     table_dir = tmp_path / "distcc"
     table_dir.mkdir()
     argv = _cpp("1a", tmp_path / "tmp", "two.c", ["-Iinc"], "d.d", "t.o")
-    shape = _shape(argv, "two.c")
+    shape = _shape(argv, "two.c", env)
     assert shape is not None
     table = directcpp.Table(str(table_dir))
     assert not directcpp.note_seen(table, shape)
     assert directcpp.note_seen(table, shape)
-    directcpp.record(table, shape, ENV, TempFiles(str(tmp_path / "tmp")))
+    directcpp.record(table, shape, env, TempFiles(str(tmp_path / "tmp")))
+    return table_dir, table, shape
+
+
+def test_a_changed_compiler_is_not_run_directly(project: Path, tmp_path: Path) -> None:
+    table_dir, table, shape = _recorded(tmp_path)
     assert directcpp.direct(directcpp.Table(str(table_dir)), shape, ENV) is not None
     # cc1 replaced (size differs from the recording): back to the driver.
     entry = table.entries[shape.key]
@@ -182,14 +191,7 @@ def test_a_damaged_table_is_ignored(tmp_path: Path) -> None:
 
 
 def test_a_table_others_can_write_is_not_trusted(project: Path, tmp_path: Path) -> None:
-    table_dir = tmp_path / "distcc"
-    table_dir.mkdir()
-    argv = _cpp("1a", tmp_path / "tmp", "two.c", ["-Iinc"], "d.d", "t.o")
-    shape = _shape(argv, "two.c")
-    assert shape is not None
-    table = directcpp.Table(str(table_dir))
-    directcpp.note_seen(table, shape)
-    directcpp.record(table, shape, ENV, TempFiles(str(tmp_path / "tmp")))
+    table_dir, _, shape = _recorded(tmp_path)
     path = table_dir / directcpp.FILE_NAME
     assert path.stat().st_mode & 0o777 == 0o600
     assert directcpp.direct(directcpp.Table(str(table_dir)), shape, ENV) is not None
@@ -210,16 +212,9 @@ def test_a_wrapper_in_place_of_the_driver_keeps_the_driver(tmp_path: Path) -> No
 
 def test_the_recorded_environment_is_what_cc1_got(project: Path, tmp_path: Path) -> None:
     """No shell in between: PWD is not invented, odd variable names are kept."""
-    table_dir = tmp_path / "distcc"
-    table_dir.mkdir()
     env = {k: v for k, v in ENV.items() if k != "PWD"}
     env["my.var"] = "1"
-    argv = _cpp("1a", tmp_path / "tmp", "two.c", ["-Iinc"], "d.d", "t.o")
-    shape = _shape(argv, "two.c", env)
-    assert shape is not None
-    table = directcpp.Table(str(table_dir))
-    directcpp.note_seen(table, shape)
-    directcpp.record(table, shape, env, TempFiles(str(tmp_path / "tmp")))
+    table_dir, _, shape = _recorded(tmp_path, env)
     entry = directcpp.Table(str(table_dir)).entries[shape.key]
     assert isinstance(entry, tuple)
     added, removed = entry[4], entry[5]

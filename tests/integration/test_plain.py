@@ -395,6 +395,20 @@ def _cpp_project(tmp_path: Path) -> Path:
     return src
 
 
+def _planned(
+    tool_bin: Path, daemon: Daemon, tmp_path: Path, clean_env: dict[str, str]
+) -> tuple[Path, dict[str, str], list[str]]:
+    """A project, a client environment and a distcc command run four times: the
+    command's cpp plan is saved, so the launcher starts cc1 for the next run."""
+    src = _cpp_project(tmp_path)
+    env = client_env(clean_env, daemon.hostspec, DISTCC_VERBOSE="1")
+    argv = [str(tool_bin / "distcc"), "gcc", "-Iinc", "-c", "two.c", "-o", "two.o"]
+    for _ in range(4):
+        assert run(argv, src, env).returncode == 0
+    assert (Path(env["DISTCC_DIR"]) / "cpp-fast").exists()
+    return src, env, argv
+
+
 def _leftovers(env: dict[str, str], src: Path) -> list[str]:
     """Temporary files of ours left in TMPDIR or beside the outputs."""
     tmp = [p.name for p in Path(env["TMPDIR"]).iterdir() if p.name.startswith("distcc")]
@@ -440,11 +454,7 @@ def test_a_launcher_guess_that_does_not_fit_is_killed(
 ) -> None:
     """Same argv, other environment (LC_ALL is one of the driver's inputs): the launcher's
     cc1 is killed, the job preprocesses the usual way, nothing is left behind."""
-    src = _cpp_project(tmp_path)
-    env = client_env(clean_env, our_daemon.hostspec, DISTCC_VERBOSE="1")
-    argv = [str(tool_bin / "distcc"), "gcc", "-Iinc", "-c", "two.c", "-o", "two.o"]
-    for _ in range(4):
-        assert run(argv, src, env).returncode == 0
+    src, env, argv = _planned(tool_bin, our_daemon, tmp_path, clean_env)
     out = run(argv, src, {**env, "LC_ALL": "C"})
     assert out.returncode == 0, out.stderr.decode()
     assert b"did not match the job: killed" in out.stderr
@@ -456,11 +466,7 @@ def test_a_launcher_guess_that_does_not_fit_is_killed(
 def test_a_launcher_guess_for_a_job_that_ends_local_is_cleaned_up(
     tool_bin: Path, our_daemon: Daemon, tmp_path: Path, clean_env: dict[str, str]
 ) -> None:
-    src = _cpp_project(tmp_path)
-    env = client_env(clean_env, our_daemon.hostspec, DISTCC_VERBOSE="1")
-    argv = [str(tool_bin / "distcc"), "gcc", "-Iinc", "-c", "two.c", "-o", "two.o"]
-    for _ in range(4):
-        assert run(argv, src, env).returncode == 0
+    src, env, argv = _planned(tool_bin, our_daemon, tmp_path, clean_env)
     our_daemon.stop()  # the next job finds its only host down and compiles here
     out = run(argv, src, env)
     assert out.returncode == 0, out.stderr.decode()
