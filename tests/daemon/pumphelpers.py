@@ -91,3 +91,17 @@ def include_server(tool_bin: Path, work: Path, env: dict[str, str]) -> Iterator[
             os.kill(int(pid_file.read_text()), signal.SIGTERM)
         except (ProcessLookupError, ValueError):
             pass
+
+
+def stock_pump_compile(
+    tool_bin: Path, work: Path, env: dict[str, str], port: int, argv: Sequence[str], cwd: Path
+) -> None:
+    """Debian's distcc client in pump mode (protocol 3, ``,cpp,lzo``) with our include
+    server, to our daemon on ``port``; no local retry, so a remote failure fails it."""
+    with include_server(tool_bin, work, env) as sock:
+        client_env = dict(env)
+        client_env["DISTCC_HOSTS"] = f"127.0.0.1:{port},cpp,lzo"
+        client_env["INCLUDE_SERVER_PORT"] = str(sock)
+        client_env["DISTCC_SKIP_LOCAL_RETRY"] = "1"
+        r = subprocess.run([STOCK_DISTCC, *argv], cwd=cwd, env=client_env, capture_output=True)
+        assert r.returncode == 0, r.stderr.decode()

@@ -22,8 +22,8 @@ from tests.daemon.helpers import Daemon
 from tests.daemon.pumphelpers import (
     STOCK_DISTCC,
     Entry,
-    include_server,
     make_project,
+    stock_pump_compile,
     tree_entries,
     v3_request,
 )
@@ -74,13 +74,7 @@ def test_stock_pump_client_objects_equal_local(
         pytest.skip(f"{compiler} not installed")
     inc = [] if "-I../inc" in flags else [f"-I{project.parent / 'inc'}"]
     argv = [compiler, *flags, *inc, "-c", "hello.c", "-o", "hello.o"]
-    with include_server(tool_bin, tmp_path, clean_env) as sock:
-        env = dict(clean_env)
-        env["DISTCC_HOSTS"] = f"127.0.0.1:{daemon.port},cpp,lzo"
-        env["INCLUDE_SERVER_PORT"] = str(sock)
-        env["DISTCC_SKIP_LOCAL_RETRY"] = "1"
-        r = subprocess.run([STOCK_DISTCC, *argv], cwd=project, env=env, capture_output=True)
-        assert r.returncode == 0, r.stderr.decode()
+    stock_pump_compile(tool_bin, tmp_path, clean_env, daemon.port, argv, project)
     assert len(daemon.wait_log("COMPILE_OK")) == 1  # it did run on our daemon
     assert len(daemon.log_lines("pump job: ")) == 1  # in pump mode, headers shipped
     dep = "deps.d" if "-Wp,-MD,deps.d" in flags else "hello.d"

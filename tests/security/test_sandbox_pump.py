@@ -31,7 +31,13 @@ from common.protocol import Reader, Reply, read_reply, request_v12
 from daemon.store import STORE_NAME, digest_of
 from daemon.sysdirs import parse_verbose
 from tests.daemon.helpers import Daemon, wait_for
-from tests.daemon.pumphelpers import STOCK_DISTCC, Entry, include_server, make_project, v3_request
+from tests.daemon.pumphelpers import (
+    STOCK_DISTCC,
+    Entry,
+    make_project,
+    stock_pump_compile,
+    v3_request,
+)
 from tests.daemon.test_native import NEntry, closure, native_compile
 from tests.security.test_hostile_options import talk
 from tests.security.test_sandbox import _namespaces_work
@@ -88,13 +94,7 @@ def test_stock_pump_client_objects_equal_local(
     _needs(compiler)
     daemon = start_daemon(*BOX)
     argv = [compiler, "-g", "-O2", "-MD", f"-I{project.parent / 'inc'}", "-c", "hello.c"]
-    with include_server(tool_bin, tmp_path, clean_env) as sock:
-        env = dict(clean_env)
-        env["DISTCC_HOSTS"] = f"127.0.0.1:{daemon.port},cpp,lzo"
-        env["INCLUDE_SERVER_PORT"] = str(sock)
-        env["DISTCC_SKIP_LOCAL_RETRY"] = "1"
-        r = subprocess.run([STOCK_DISTCC, *argv], cwd=project, env=env, capture_output=True)
-        assert r.returncode == 0, r.stderr.decode()
+    stock_pump_compile(tool_bin, tmp_path, clean_env, daemon.port, argv, project)
     assert len(daemon.wait_log("COMPILE_OK")) == 1
     assert len(daemon.log_lines("pump job: ")) == 1
     remote_o, remote_d = (project / "hello.o").read_bytes(), (project / "hello.d").read_bytes()
