@@ -57,6 +57,15 @@ from common.compiler.job import CompileJob, Meaning
 from daemon.mirror import MirrorRoot, is_within
 from daemon.names import BadName, normal
 
+# What any sandboxed program needs to be loaded and to find its alternatives' links.
+LOADER_BINDS = (
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/etc/ld.so.cache",
+    "/etc/alternatives",
+)
 PUMP_BINDS = (
     "/usr/bin",
     "/usr/libexec",
@@ -65,12 +74,7 @@ PUMP_BINDS = (
     "/usr/lib64",
     "/usr/libx32",
     "/bin",
-    "/lib",
-    "/lib32",
-    "/lib64",
-    "/libx32",
-    "/etc/ld.so.cache",
-    "/etc/alternatives",
+    *LOADER_BINDS,
 )
 RESERVED = "/.distccd"
 TMP_DIR = RESERVED + "/tmp"

@@ -56,20 +56,10 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from daemon.chroot import PUMP_BINDS, TMP_DIR, Layout
+from daemon.chroot import LOADER_BINDS, PUMP_BINDS, TMP_DIR, Layout
 from daemon.runner import CompilerMissing
 
-DEFAULT_BINDS = (
-    "/usr",
-    "/bin",
-    "/sbin",
-    "/lib",
-    "/lib32",
-    "/lib64",
-    "/libx32",
-    "/etc/ld.so.cache",
-    "/etc/alternatives",
-)
+DEFAULT_BINDS = ("/usr", "/bin", "/sbin", *LOADER_BINDS)
 MOUNT_POINT_NAME = "distccd-sandbox"
 PROBE_TIMEOUT = 30.0
 
